@@ -1,0 +1,83 @@
+/** `orewatch scan`: the public one-shot contract of DESIGN.md. */
+import type { Command } from 'commander';
+import { inputError } from '../../errors/index.js';
+import { createSpectralDetector } from '../../models/spectral/spectral-detector.js';
+import { runScan, type ScanOutcome } from '../../workers/scan-runner.js';
+import { createProgress } from '../progress.js';
+import { formatAlertTable } from '../format.js';
+
+export interface ScanFlags {
+  before: string;
+  after: string;
+  permits: string;
+  closedSites?: string;
+  protectedAreas?: string;
+  jurisdictions?: string;
+  beforeDate?: string;
+  afterDate?: string;
+  bands?: string;
+  permitsCrs?: string;
+  dataDir: string;
+  out?: string;
+  mmuHa?: string;
+  detector: string;
+  quiet?: boolean;
+}
+
+function parseBands(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (names.length === 0) throw inputError('SCAN.BAD_BANDS', `--bands: expected comma-separated band names (e.g. B02,B03,B04,B08) but received "${value}"`);
+  return names;
+}
+
+export function registerScan(program: Command): void {
+  program
+    .command('scan')
+    .description('scan a before/after scene pair against reference layers and open or update alerts')
+    .requiredOption('--before <scene>', 'earlier scene: GeoTIFF/COG path or http(s) URL')
+    .requiredOption('--after <scene>', 'later scene: GeoTIFF/COG path or http(s) URL')
+    .requiredOption('--permits <file>', 'mining and exploration permits: GeoJSON, KML, zipped Shapefile or CGCS2000 corner-point CSV')
+    .option('--closed-sites <file>', 'closed (banned) mining sites')
+    .option('--protected-areas <file>', 'ecological red lines, nature reserves')
+    .option('--jurisdictions <file>', 'administrative divisions with `code` and `name` (alerts are routed to the county)')
+    .option('--before-date <YYYY-MM-DD>', 'acquisition date of the earlier scene (else from the file)')
+    .option('--after-date <YYYY-MM-DD>', 'acquisition date of the later scene (else from the file)')
+    .option('--bands <names>', 'band names in file order when the file has no band descriptions, e.g. B02,B03,B04,B08')
+    .option('--permits-crs <EPSG:NNNN>', 'CRS of permit corner coordinates without a zone prefix, e.g. EPSG:4547')
+    .option('--data-dir <dir>', 'embedded store directory (ignored when DATABASE_URL is set)', '.orewatch')
+    .option('--out <alerts.geojson>', 'write the alerts of this scan as GeoJSON (EPSG:4326)')
+    .option('--mmu-ha <ha>', 'minimum mapping unit in hectares', undefined)
+    .option('--detector <name>', 'change detector: spectral', 'spectral')
+    .option('--quiet', 'no progress bar or table; only the summary line')
+    .action(async (flags: ScanFlags) => {
+      if (flags.detector !== 'spectral') throw inputError('SCAN.BAD_DETECTOR', `--detector: expected "spectral" but received "${flags.detector}"`);
+      const mmu = flags.mmuHa === undefined ? undefined : Number(flags.mmuHa);
+      if (mmu !== undefined && !(mmu > 0)) throw inputError('SCAN.BAD_MMU', `--mmu-ha: expected a positive number of hectares but received "${flags.mmuHa}"`);
+      const detector = createSpectralDetector();
+      const progress = flags.quiet ? undefined : createProgress('scan');
+      let outcome: ScanOutcome;
+      try {
+        outcome = await runScan({
+          before: flags.before, after: flags.after, permits: flags.permits, closedSites: flags.closedSites,
+          protectedAreas: flags.protectedAreas, jurisdictions: flags.jurisdictions, beforeDate: flags.beforeDate,
+          afterDate: flags.afterDate, bands: parseBands(flags.bands), permitsCrs: flags.permitsCrs, dataDir: flags.dataDir,
+          databaseUrl: process.env.DATABASE_URL || undefined, out: flags.out, rules: mmu === undefined ? {} : { mmuHa: mmu },
+        }, detector, progress?.update);
+      } finally {
+        progress?.stop();
+      }
+      printScanSummary(outcome, Boolean(flags.quiet));
+    });
+}
+
+export function printScanSummary(o: ScanOutcome, quiet: boolean): void {
+  if (!quiet && o.alerts.length > 0) process.stdout.write(`${formatAlertTable(o.alerts)}\n`);
+  const masked = Object.entries(o.maskCounts).filter(([k, v]) => k !== 'clear' && v > 0).map(([k, v]) => `${k} ${v}`).join(', ');
+  process.stdout.write(
+    `scan ${o.scanId}: ${o.grid.width}×${o.grid.height} px in ${o.windows} windows, ${o.sitesFound} change sites → ` +
+    `${o.alerts.length} alerts (${o.opened} new, ${o.updated} updated), ${o.licensed} licensed activity` +
+    `${masked ? `; masked px: ${masked}` : ''}; ${o.seconds.total.toFixed(1)} s` +
+    `${o.out ? `\nalerts written to ${o.out}` : ''}\n`,
+  );
+}

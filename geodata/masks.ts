@@ -1,0 +1,115 @@
+/**
+ * Masks that keep bad pixels from ever producing change: nodata, cloud, cloud shadow and haze.
+ * From the Sentinel-2 SCL band when the scene has one, else from orewatch's own spectral test,
+ * which compares each date with the other (clouds brighten and whiten, haze raises blue over red,
+ * shadows darken every band by a similar factor). Pure raster maths on window arrays.
+ *
+ * Values: 0 clear, 1 nodata, 2 cloud, 3 shadow, 4 haze. All arrays are width*height, row-major.
+ */
+
+export const MASK_CLEAR = 0;
+export const MASK_NODATA = 1;
+export const MASK_CLOUD = 2;
+export const MASK_SHADOW = 3;
+export const MASK_HAZE = 4;
+export const MASK_NAMES = ['clear', 'nodata', 'cloud', 'shadow', 'haze'] as const;
+
+/** SCL classes masked: 0 no data, 1 saturated/defective → nodata; 3 shadow; 8, 9 cloud; 10 cirrus. */
+export function maskFromScl(scl: Float32Array): Uint8Array {
+  const out = new Uint8Array(scl.length);
+  for (let i = 0; i < scl.length; i++) {
+    const c = scl[i];
+    if (c === 0 || c === 1 || Number.isNaN(c)) out[i] = MASK_NODATA;
+    else if (c === 3) out[i] = MASK_SHADOW;
+    else if (c === 8 || c === 9) out[i] = MASK_CLOUD;
+    else if (c === 10) out[i] = MASK_HAZE;
+  }
+  return out;
+}
+
+/** Reflectance (0–1) of one date: the four shared bands, SWIR1 when present. */
+export interface MaskBands {
+  blue: Float32Array;
+  green: Float32Array;
+  red: Float32Array;
+  nir: Float32Array;
+  swir1?: Float32Array;
+}
+
+/**
+ * Thresholds of the own cloud/shadow/haze test (reflectance units). Documented with their reason:
+ * - cloudBlue 0.18: clouds are bright in blue (REMOTE-SENSING.md: > ~0.2); 0.18 catches thick
+ *   edges; whiteness keeps bright red soil and tailings (blue ≪ red) out.
+ * - cloudWhiteness 0.25: max |band − mean| / mean over blue, green, red; clouds are flat.
+ * - hazeDeltaHot 0.035: increase of the haze-optimized transform HOT = blue − 0.5·red − 0.08
+ *   from the other date; thin cloud and haze raise blue far more than red.
+ * - shadowRatio 0.7 / shadowSpread 2.2: every band at most 0.7× the other date, and the band
+ *   ratios within a factor 2.2 of each other (a shadow dims all bands alike; a new pond darkens
+ *   NIR but brightens the visible bands).
+ */
+export const CLOUD_TEST = {
+  cloudBlue: 0.18,
+  cloudWhiteness: 0.25,
+  hazeDeltaHot: 0.035,
+  shadowRatio: 0.7,
+  shadowSpread: 2.2,
+  dilatePx: 2,
+} as const;
+
+function hot(blue: number, red: number): number {
+  return blue - 0.5 * red - 0.08;
+}
+
+/**
+ * Own cloud, haze and shadow test of `target` against `other` (the other date, same grid).
+ * Pixels already masked in `base` keep their value. Returns the mask after dilating cloud and
+ * shadow by `CLOUD_TEST.dilatePx` (cloud edges are soft; shadows are offset by a few pixels).
+ */
+export function detectCloudsAndShadows(target: MaskBands, other: MaskBands, width: number, height: number, base?: Uint8Array): Uint8Array {
+  const n = width * height;
+  const mask = base ? Uint8Array.from(base) : new Uint8Array(n);
+  const t = CLOUD_TEST;
+  for (let i = 0; i < n; i++) {
+    if (mask[i] !== MASK_CLEAR) continue;
+    const b = target.blue[i], g = target.green[i], r = target.red[i], nir = target.nir[i];
+    const mean = (b + g + r) / 3;
+    const whiteness = mean > 0 ? Math.max(Math.abs(b - mean), Math.abs(g - mean), Math.abs(r - mean)) / mean : 1;
+    if (b > t.cloudBlue && whiteness < t.cloudWhiteness) {
+      mask[i] = MASK_CLOUD;
+      continue;
+    }
+    const ob = other.blue[i], or = other.red[i];
+    if (hot(b, r) - hot(ob, or) > t.hazeDeltaHot) {
+      mask[i] = MASK_HAZE;
+      continue;
+    }
+    const ratios = [b / Math.max(ob, 1e-4), g / Math.max(other.green[i], 1e-4), r / Math.max(or, 1e-4), nir / Math.max(other.nir[i], 1e-4)];
+    if (target.swir1 && other.swir1) ratios.push(target.swir1[i] / Math.max(other.swir1[i], 1e-4));
+    let lo = Infinity, hi = -Infinity;
+    for (const q of ratios) {
+      if (q < lo) lo = q;
+      if (q > hi) hi = q;
+    }
+    if (hi < t.shadowRatio && hi / Math.max(lo, 1e-4) < t.shadowSpread) mask[i] = MASK_SHADOW;
+  }
+  return dilateClasses(mask, width, height, t.dilatePx);
+}
+
+/** Grows cloud, shadow and haze by `radius` pixels (square), never over nodata. */
+export function dilateClasses(mask: Uint8Array, width: number, height: number, radius: number): Uint8Array {
+  if (radius <= 0) return mask;
+  const out = Uint8Array.from(mask);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const v = mask[y * width + x];
+      if (v === MASK_CLEAR || v === MASK_NODATA) continue;
+      for (let yy = Math.max(0, y - radius); yy <= Math.min(height - 1, y + radius); yy++) {
+        for (let xx = Math.max(0, x - radius); xx <= Math.min(width - 1, x + radius); xx++) {
+          const j = yy * width + xx;
+          if (out[j] === MASK_CLEAR) out[j] = v;
+        }
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,246 @@
+/**
+ * Detector v0: a physically reasoned spectral change detector. No training; every rule is a
+ * documented reflectance fact (REMOTE-SENSING.md). Works on the four bands every optical sensor
+ * shares (blue, green, red, NIR — Gaofen-1/2, ZY-3) and uses SWIR1/SWIR2 when present.
+ *
+ * 1. Make the dates comparable. `calibrate` fits, per band, after ≈ gain·before + offset on
+ *    pseudo-invariant pixels (clear in both dates, NDVI change and band log-ratios within 2 robust
+ *    standard deviations of the scene median), then one trimmed least-squares refit. `detect`
+ *    maps the later image onto the earlier one's radiometry: after' = (after − offset) / gain.
+ *    This absorbs global gain/offset shifts (sun angle, season-wide phenology, calibration, uniform
+ *    haze) so thresholds below hold between scenes.
+ * 2. Judge each pixel against what the earlier image showed there:
+ *      NDVI = (nir − red)/(nir + red); NDWI = (green − nir)/(green + nir);
+ *      BSI = ((swir1 + red) − (nir + blue)) / ((swir1 + red) + (nir + blue));
+ *      redness = (red − blue)/(red + blue)   (stands in for BSI without SWIR: laterite is red).
+ *    - perennial vegetation before (forest, shrub): NDVI_b ≥ 0.6 and, with SWIR, swir1_b ≤ 0.20
+ *      (forest canopies are dark in SWIR; crops are brighter) — without SWIR green_b ≤ 0.075.
+ *    - vegetated before: NDVI_b ≥ 0.45.
+ *    - soil after: NDVI_a < 0.3 and (BSI_a > 0 with SWIR | redness_a > 0.2 without) and red_a > 0.07.
+ *    - water after: NDWI_a > 0 and nir_a < 0.1 (and MNDWI_a > 0 with SWIR); water before alike.
+ *    Kinds (first that applies):
+ *      1 vegetation_to_bare_soil: vegetated before, soil after, ΔNDVI ≥ 0.3 (pits, cleared hilltops)
+ *      2 new_turbid_water: water after, not before, ΔNDVI ≥ 0.2 (leach and sedimentation ponds)
+ *      3 bright_tailings: vegetated before, NDVI_a < 0.25, brightness_a ≥ 0.2 (and swir1_a ≥ 0.25)
+ *      4 vegetation_dieoff: perennial before, ΔNDVI ≥ 0.25 but still green-ish (leachate die-off)
+ *      5 other_change: any other strong change (ΔNDVI ≥ 0.3 or brightness ×1.6) — non-mining
+ * 3. Probability of mining-type disturbance = evidence × context:
+ *      evidence = clamp((ΔNDVI − 0.2) / 0.3, 0, 1) (kind 1, 3, 4; ×0.8 for die-off), and for
+ *      water clamp((NDWI_a − NDWI_b − 0.1) / 0.3, 0, 1);
+ *      context = 1 where the earlier image shows perennial vegetation, 0.45 where it shows other
+ *      vegetation (cropland: harvest and tillage expose soil every season), 0.3 otherwise.
+ *    A pixel is change at prob ≥ 0.5: on cropland even the strongest loss stays below it, which is
+ *    what keeps harvested fields out, at the price of missing mining on farmland (see README).
+ */
+import { OrewatchError } from '../../errors/index.js';
+import type { Calibration, CanonicalBand, Detector, DetectorInput, DetectorOutput, DetectorSample, Reflectance } from '../detector.js';
+
+export const SPECTRAL_VERSION = '0.1.0';
+
+export const SPECTRAL_THRESHOLDS = {
+  perennialNdvi: 0.6,
+  perennialSwir1Max: 0.2,
+  perennialGreenMax: 0.075,
+  vegetatedNdvi: 0.45,
+  soilNdviMax: 0.3,
+  soilRedMin: 0.07,
+  soilRednessMin: 0.2,
+  waterNirMax: 0.1,
+  lossDeltaNdvi: 0.3,
+  waterDeltaNdvi: 0.2,
+  dieoffDeltaNdvi: 0.25,
+  tailingsBrightness: 0.2,
+  tailingsSwir1: 0.25,
+  evidenceOffset: 0.2,
+  evidenceSpan: 0.3,
+  contextPerennial: 1,
+  contextVegetated: 0.45,
+  contextOther: 0.3,
+  probabilityThreshold: 0.5,
+} as const;
+
+export const SPECTRAL_KINDS: Record<number, string> = {
+  1: 'vegetation_to_bare_soil',
+  2: 'new_turbid_water',
+  3: 'bright_tailings',
+  4: 'vegetation_dieoff',
+  5: 'other_change',
+};
+
+interface BandFit {
+  gain: number;
+  offset: number;
+}
+
+export interface SpectralCalibration extends Calibration {
+  fits: Partial<Record<CanonicalBand, BandFit>>;
+  pseudoInvariantPixels: number;
+}
+
+const BANDS: CanonicalBand[] = ['blue', 'green', 'red', 'nir', 'swir1', 'swir2'];
+
+function median(values: Float64Array | number[]): number {
+  const sorted = Float64Array.from(values).sort();
+  if (sorted.length === 0) return 0;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Median and MAD-based robust standard deviation. */
+function robust(values: Float64Array): { center: number; sigma: number } {
+  const center = median(values);
+  const dev = values.map((v) => Math.abs(v - center));
+  return { center, sigma: Math.max(1.4826 * median(dev), 1e-4) };
+}
+
+function ndvi(nir: number, red: number): number {
+  const s = nir + red;
+  return s > 1e-6 ? (nir - red) / s : 0;
+}
+
+function fitLine(x: number[], y: number[]): BandFit {
+  const n = x.length;
+  let sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (let i = 0; i < n; i++) {
+    sx += x[i]; sy += y[i]; sxx += x[i] * x[i]; sxy += x[i] * y[i];
+  }
+  const den = n * sxx - sx * sx;
+  if (n < 10 || Math.abs(den) < 1e-12) return { gain: 1, offset: n ? (sy - sx) / n : 0 };
+  const gain = (n * sxy - sx * sy) / den;
+  return { gain, offset: (sy - gain * sx) / n };
+}
+
+export interface SpectralDetectorOptions {
+  /** Override documented thresholds (recorded in `describe()`). */
+  thresholds?: Partial<typeof SPECTRAL_THRESHOLDS>;
+}
+
+export function createSpectralDetector(options: SpectralDetectorOptions = {}): Detector {
+  for (const [key, value] of Object.entries(options.thresholds ?? {})) {
+    if (!(key in SPECTRAL_THRESHOLDS) || typeof value !== 'number' || !Number.isFinite(value)) {
+      throw new OrewatchError('DETECTOR.BAD_OPTION', `Expected a finite number for spectral threshold "${key}" but received ${String(value)}`, { kind: 'config' });
+    }
+  }
+  const t = { ...SPECTRAL_THRESHOLDS, ...options.thresholds };
+
+  function calibrate(samples: DetectorSample[]): SpectralCalibration {
+    // Collect clear pixels of both dates.
+    const rows: { b: Partial<Record<CanonicalBand, number>>; a: Partial<Record<CanonicalBand, number>> }[] = [];
+    for (const s of samples) {
+      for (let i = 0; i < s.length; i++) {
+        if (!s.clear[i]) continue;
+        const b: Partial<Record<CanonicalBand, number>> = {};
+        const a: Partial<Record<CanonicalBand, number>> = {};
+        for (const band of BANDS) {
+          const bb = s.before[band], aa = s.after[band];
+          if (bb && aa) { b[band] = bb[i]; a[band] = aa[i]; }
+        }
+        rows.push({ b, a });
+      }
+    }
+    const present = BANDS.filter((band) => rows.length > 0 && rows[0].b[band] !== undefined);
+    if (rows.length < 100) return { fits: {}, pseudoInvariantPixels: rows.length };
+    // Pseudo-invariant pixels: NDVI change and every band's log-ratio within 2 robust sigmas.
+    const dN = Float64Array.from(rows, (r) => ndvi(r.a.nir!, r.a.red!) - ndvi(r.b.nir!, r.b.red!));
+    const dNr = robust(dN);
+    const logRatios = present.map((band) => {
+      const lr = Float64Array.from(rows, (r) => Math.log(Math.max(r.a[band]!, 1e-3) / Math.max(r.b[band]!, 1e-3)));
+      return { lr, stat: robust(lr) };
+    });
+    const pif: number[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      if (Math.abs(dN[i] - dNr.center) > 2 * dNr.sigma) continue;
+      if (logRatios.some(({ lr, stat }) => Math.abs(lr[i] - stat.center) > 2 * stat.sigma)) continue;
+      pif.push(i);
+    }
+    const fits: Partial<Record<CanonicalBand, BandFit>> = {};
+    for (const band of present) {
+      const x = pif.map((i) => rows[i].b[band]!);
+      const y = pif.map((i) => rows[i].a[band]!);
+      let fit = fitLine(x, y);
+      // One trimmed refit: drop residuals beyond 2.5 robust sigmas.
+      const res = Float64Array.from(x, (xi, k) => y[k] - (fit.gain * xi + fit.offset));
+      const rs = robust(res);
+      const keep = x.map((_, k) => Math.abs(res[k] - rs.center) <= 2.5 * rs.sigma);
+      fit = fitLine(x.filter((_, k) => keep[k]), y.filter((_, k) => keep[k]));
+      // A gain far from 1 means the fit found no stable relation; fall back to an offset only.
+      if (!(fit.gain > 0.5 && fit.gain < 2)) fit = { gain: 1, offset: median(y.map((v, k) => v - x[k])) };
+      fits[band] = fit;
+    }
+    return { fits, pseudoInvariantPixels: pif.length };
+  }
+
+  function detect(input: DetectorInput, calibration: Calibration): DetectorOutput {
+    const { width, height, before, after, clear } = input;
+    const n = width * height;
+    const fits = (calibration as SpectralCalibration).fits ?? {};
+    const norm = (band: CanonicalBand, src: Reflectance): Float32Array | undefined => {
+      const arr = src[band];
+      const fit = fits[band];
+      if (!arr || !fit) return arr;
+      const out = new Float32Array(arr.length);
+      for (let i = 0; i < arr.length; i++) out[i] = (arr[i] - fit.offset) / fit.gain;
+      return out;
+    };
+    const bB = before.blue!, bG = before.green!, bR = before.red!, bN = before.nir!, bS1 = before.swir1;
+    const aB = norm('blue', after)!, aG = norm('green', after)!, aR = norm('red', after)!, aN = norm('nir', after)!, aS1 = norm('swir1', after);
+    const hasSwir = Boolean(bS1 && aS1);
+    const prob = new Float32Array(n);
+    const kind = new Uint8Array(n);
+    const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
+    for (let i = 0; i < n; i++) {
+      if (!clear[i]) continue;
+      const ndviB = ndvi(bN[i], bR[i]);
+      const ndviA = ndvi(aN[i], aR[i]);
+      const dNdvi = ndviB - ndviA;
+      const ndwiB = (bG[i] - bN[i]) / Math.max(bG[i] + bN[i], 1e-6);
+      const ndwiA = (aG[i] - aN[i]) / Math.max(aG[i] + aN[i], 1e-6);
+      const perennial = ndviB >= t.perennialNdvi && (hasSwir ? bS1![i] <= t.perennialSwir1Max : bG[i] <= t.perennialGreenMax);
+      const vegetated = ndviB >= t.vegetatedNdvi;
+      let soilA: boolean;
+      if (hasSwir) {
+        const s = aS1![i] + aR[i], v = aN[i] + aB[i];
+        soilA = ndviA < t.soilNdviMax && (s - v) / Math.max(s + v, 1e-6) > 0 && aR[i] > t.soilRedMin;
+      } else {
+        soilA = ndviA < t.soilNdviMax && (aR[i] - aB[i]) / Math.max(aR[i] + aB[i], 1e-6) > t.soilRednessMin && aR[i] > t.soilRedMin;
+      }
+      const mndwiOk = (mG: number, s1: number | undefined) => (s1 === undefined ? true : (mG - s1) / Math.max(mG + s1, 1e-6) > 0);
+      const waterA = ndwiA > 0 && aN[i] < t.waterNirMax && mndwiOk(aG[i], hasSwir ? aS1![i] : undefined);
+      const waterB = ndwiB > 0 && bN[i] < t.waterNirMax && mndwiOk(bG[i], hasSwir ? bS1![i] : undefined);
+      const brightA = (aB[i] + aG[i] + aR[i] + aN[i]) / 4;
+      const brightB = (bB[i] + bG[i] + bR[i] + bN[i]) / 4;
+      const context = perennial ? t.contextPerennial : vegetated ? t.contextVegetated : t.contextOther;
+      const lossEvidence = clamp01((dNdvi - t.evidenceOffset) / t.evidenceSpan);
+      let k = 0;
+      let evidence = 0;
+      if (vegetated && soilA && dNdvi >= t.lossDeltaNdvi) {
+        k = 1; evidence = lossEvidence;
+      } else if (waterA && !waterB && dNdvi >= t.waterDeltaNdvi) {
+        k = 2; evidence = clamp01((ndwiA - ndwiB - 0.1) / t.evidenceSpan);
+      } else if (vegetated && ndviA < 0.25 && brightA >= t.tailingsBrightness && (!hasSwir || aS1![i] >= t.tailingsSwir1)) {
+        k = 3; evidence = lossEvidence;
+      } else if (perennial && dNdvi >= t.dieoffDeltaNdvi) {
+        k = 4; evidence = 0.8 * lossEvidence;
+      } else if (Math.abs(dNdvi) >= t.lossDeltaNdvi || brightA > 1.6 * brightB || brightB > 1.6 * brightA) {
+        k = 5; evidence = 0;
+      }
+      kind[i] = k;
+      prob[i] = evidence * context;
+    }
+    return { prob, kind };
+  }
+
+  return {
+    name: 'spectral',
+    version: SPECTRAL_VERSION,
+    requiredBands: ['blue', 'green', 'red', 'nir'],
+    optionalBands: ['swir1', 'swir2'],
+    kinds: SPECTRAL_KINDS,
+    miningKinds: [1, 2, 3, 4],
+    haloPx: 0,
+    threshold: t.probabilityThreshold,
+    calibrate,
+    detect,
+    describe: () => ({ name: 'spectral', version: SPECTRAL_VERSION, thresholds: t }),
+  };
+}

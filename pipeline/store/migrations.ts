@@ -1,0 +1,141 @@
+/**
+ * The orewatch SQL schema, as numbered migrations applied in order inside a transaction.
+ * Runs unchanged on PGlite and PostgreSQL 15+. No PostGIS: geometries are GeoJSON (jsonb) with
+ * bbox columns for index look-ups; exact predicates run in TypeScript.
+ */
+import type { Database } from './database.js';
+
+export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE layers (
+  layer_id     bigserial PRIMARY KEY,
+  kind         text NOT NULL CHECK (kind IN ('permits','closed_sites','protected_areas','jurisdictions')),
+  name         text NOT NULL,
+  version      integer NOT NULL,
+  sha256       text NOT NULL,
+  source_file  text NOT NULL,
+  format       text NOT NULL,
+  feature_count integer NOT NULL,
+  imported_at  timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (kind, name, version)
+);
+CREATE TABLE layer_features (
+  layer_id   bigint NOT NULL REFERENCES layers(layer_id) ON DELETE CASCADE,
+  feature_id text NOT NULL,
+  properties jsonb NOT NULL,
+  geometry   jsonb NOT NULL,
+  min_lon double precision NOT NULL, min_lat double precision NOT NULL,
+  max_lon double precision NOT NULL, max_lat double precision NOT NULL,
+  PRIMARY KEY (layer_id, feature_id)
+);
+CREATE TABLE scans (
+  scan_id          text PRIMARY KEY,
+  scan_key         text NOT NULL,
+  before_uri       text NOT NULL,
+  after_uri        text NOT NULL,
+  before_sha256    text,
+  after_sha256     text,
+  before_date      date NOT NULL,
+  after_date       date NOT NULL,
+  detector         text NOT NULL,
+  detector_version text NOT NULL,
+  rules            jsonb NOT NULL,
+  layers           jsonb NOT NULL,
+  stats            jsonb,
+  started_at       timestamptz NOT NULL,
+  finished_at      timestamptz
+);
+CREATE INDEX scans_key ON scans (scan_key);
+CREATE TABLE alerts (
+  alert_id          text PRIMARY KEY,
+  category          text NOT NULL,
+  flags             jsonb NOT NULL,
+  status            text NOT NULL DEFAULT 'new',
+  confidence        text NOT NULL,
+  score             double precision NOT NULL,
+  area_ha           double precision NOT NULL,
+  area_outside_ha   double precision,
+  permit_id         text,
+  county_code       text,
+  county_name       text,
+  change_kind       text NOT NULL,
+  geometry          jsonb NOT NULL,
+  centroid_lon double precision NOT NULL, centroid_lat double precision NOT NULL,
+  min_lon double precision NOT NULL, min_lat double precision NOT NULL,
+  max_lon double precision NOT NULL, max_lat double precision NOT NULL,
+  first_seen        date NOT NULL,
+  last_seen         date NOT NULL,
+  observation_count integer NOT NULL DEFAULT 1,
+  rule_trace        jsonb NOT NULL,
+  summary           text NOT NULL,
+  rules             jsonb NOT NULL,
+  detector          text NOT NULL,
+  detector_version  text NOT NULL,
+  last_scan_id      text NOT NULL REFERENCES scans(scan_id),
+  created_at        timestamptz NOT NULL DEFAULT now(),
+  updated_at        timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX alerts_bbox ON alerts (min_lon, max_lon, min_lat, max_lat);
+CREATE INDEX alerts_status ON alerts (status, category);
+CREATE TABLE observations (
+  alert_id    text NOT NULL REFERENCES alerts(alert_id) ON DELETE CASCADE,
+  -- The later scene that saw the site: a re-run of the same pair is not a new observation.
+  scene_key   text NOT NULL,
+  scan_id     text NOT NULL REFERENCES scans(scan_id),
+  observed_on date NOT NULL,
+  area_ha     double precision NOT NULL,
+  score       double precision NOT NULL,
+  category    text NOT NULL,
+  geometry    jsonb NOT NULL,
+  PRIMARY KEY (alert_id, scene_key)
+);
+CREATE TABLE licensed_activity (
+  scan_id     text NOT NULL REFERENCES scans(scan_id) ON DELETE CASCADE,
+  site_key    text NOT NULL,
+  permit_id   text NOT NULL,
+  observed_on date NOT NULL,
+  area_ha     double precision NOT NULL,
+  score       double precision NOT NULL,
+  geometry    jsonb NOT NULL,
+  summary     text NOT NULL,
+  PRIMARY KEY (scan_id, site_key)
+);
+CREATE TABLE audit_log (
+  audit_id  bigserial PRIMARY KEY,
+  at        timestamptz NOT NULL DEFAULT now(),
+  actor     text NOT NULL,
+  action    text NOT NULL,
+  alert_id  text,
+  scan_id   text,
+  details   jsonb NOT NULL DEFAULT '{}'::jsonb
+);
+CREATE INDEX audit_alert ON audit_log (alert_id, at);
+`,
+  },
+];
+
+/** Applies every migration not yet applied, each in its own transaction. Returns the versions applied. */
+export async function migrate(db: Database): Promise<number[]> {
+  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  const applied: number[] = [];
+  for (const migration of MIGRATIONS) {
+    const done = await db.query<{ version: number }>('SELECT version FROM schema_migrations WHERE version = $1', [migration.version]);
+    if (done.rows.length > 0) continue;
+    await db.transaction(async (tx) => {
+      // Two processes migrating at once: the second blocks here, then finds the row and skips.
+      await tx.query('LOCK TABLE schema_migrations IN EXCLUSIVE MODE');
+      const again = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [migration.version]);
+      if (again.rows.length > 0) return;
+      for (const statement of migration.sql.split(/;\s*\n/).map((s) => s.trim()).filter(Boolean)) {
+        await tx.query(statement);
+      }
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+    });
+    applied.push(migration.version);
+  }
+  return applied;
+}

@@ -1,0 +1,235 @@
+/**
+ * Runs one scan in this process, stage by stage (the embedded mode): validate everything first —
+ * scenes, bands, dates, reference layers — so bad input fails before anything is written; then
+ * calibrate, read → mask → detect window by window, vectorize, classify, and store the scan and
+ * its alerts in one transaction; last, write the alerts file atomically.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { inputError, OrewatchError } from '../errors/index.js';
+import { pairScenes } from '../geodata/pair.js';
+import { loadReferenceLayer } from '../geodata/reference-layers/index.js';
+import type { ReferenceLayer } from '../geodata/reference-layers/types.js';
+import { openScene, type Scene } from '../geodata/scene-reader.js';
+import { createChangeAccumulator } from '../geodata/vectorize.js';
+import type { Detector } from '../models/detector.js';
+import { commonBands, planBands } from '../pipeline/bands.js';
+import { classifySite, createRuleIndex, jurisdictionOf } from '../pipeline/rules.js';
+import { detectWindow, planWindows, sampleForCalibration, type PairPlan } from '../pipeline/scan/detect-window.js';
+import { pixelAreaM2, sitesFromComponents } from '../pipeline/scan/sites.js';
+import { alertsToGeoJson } from '../pipeline/alerts-geojson.js';
+import { saveScan, type LayerRef, type SaveScanResult, type ScanFinding } from '../pipeline/store/alert-store.js';
+import { openDatabase } from '../pipeline/store/database.js';
+import { storeLayer, loadStoredLayers, toPermitAreas, toReferenceAreas } from '../pipeline/store/layer-store.js';
+import { migrate } from '../pipeline/store/migrations.js';
+import { DEFAULT_RULES, RULES_VERSION, type ChangeSite, type RuleLayers, type RuleSettings } from '../pipeline/types.js';
+
+export interface ScanOptions {
+  before: string;
+  after: string;
+  permits?: string;
+  closedSites?: string;
+  protectedAreas?: string;
+  jurisdictions?: string;
+  beforeDate?: string;
+  afterDate?: string;
+  bands?: string[];
+  permitsCrs?: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  dbSchema?: string;
+  out?: string;
+  rules?: Partial<RuleSettings>;
+  windowSize?: number;
+}
+
+export interface ScanProgress {
+  (done: number, total: number, stage: string): void;
+}
+
+export interface ScanOutcome extends SaveScanResult {
+  scanId: string;
+  sitesFound: number;
+  windows: number;
+  seconds: Record<string, number>;
+  grid: { width: number; height: number };
+  maskCounts: Record<string, number>;
+  out: string | null;
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+function checkDate(value: string, flag: string): string {
+  const d = new Date(`${value}T00:00:00Z`);
+  if (!DATE.test(value) || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value) {
+    throw inputError('SCAN.BAD_DATE', `${flag}: expected a date YYYY-MM-DD but received "${value}"`);
+  }
+  return value;
+}
+
+function resolveDate(flagValue: string | undefined, scene: Scene, flag: string): string {
+  if (flagValue) return checkDate(flagValue, flag);
+  if (scene.info.acquisitionDate) return scene.info.acquisitionDate;
+  throw inputError('SCENE.NO_DATE',
+    `${scene.info.uri}: no acquisition date in the file (ACQUISITION_DATE / TIFFTAG_DATETIME metadata); give it with ${flag} YYYY-MM-DD`, scene.info.uri);
+}
+
+async function sha256OfFile(uri: string): Promise<string | null> {
+  if (/^https?:\/\//i.test(uri)) return null;
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(uri)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+interface LoadedLayers {
+  files: { layer: ReferenceLayer; name: string }[];
+  rules: RuleLayers;
+}
+
+async function loadLayerFiles(options: ScanOptions): Promise<LoadedLayers> {
+  const files: { layer: ReferenceLayer; name: string }[] = [];
+  const rules: RuleLayers = { permits: [], closedSites: [], protectedAreas: [], jurisdictions: [] };
+  const specs = [
+    ['permits', options.permits, 'permits'],
+    ['closed_sites', options.closedSites, 'closedSites'],
+    ['protected_areas', options.protectedAreas, 'protectedAreas'],
+    ['jurisdictions', options.jurisdictions, 'jurisdictions'],
+  ] as const;
+  for (const [kind, file, key] of specs) {
+    if (!file) continue;
+    const layer = await loadReferenceLayer(file, { kind, crs: kind === 'permits' ? options.permitsCrs : undefined });
+    files.push({ layer, name: basename(file) });
+    if (key === 'permits') rules.permits = toPermitAreas(layer);
+    else (rules[key] as unknown) = toReferenceAreas(layer);
+  }
+  return { files, rules };
+}
+
+/** Everything checked before a single row or file is written. */
+export async function prepareScan(options: ScanOptions, detector: Detector) {
+  const rules: RuleSettings = { ...DEFAULT_RULES, ...options.rules };
+  for (const [key, value] of Object.entries(rules)) {
+    if (typeof value !== 'number' || !(value >= 0)) throw new OrewatchError('SCAN.BAD_RULE', `Expected a non-negative number for rule ${key} but received ${String(value)}`, { kind: 'config' });
+  }
+  if (options.out && !existsSync(dirname(resolve(options.out)))) {
+    throw inputError('SCAN.BAD_OUT', `--out ${options.out}: the folder ${dirname(resolve(options.out))} does not exist`, options.out);
+  }
+  const layers = await loadLayerFiles(options);
+  const before = await openScene(options.before, { bandNames: options.bands });
+  let after: Scene;
+  try {
+    after = await openScene(options.after, { bandNames: options.bands });
+  } catch (error) {
+    await before.close();
+    throw error;
+  }
+  try {
+    const beforeDate = resolveDate(options.beforeDate, before, '--before-date');
+    const afterDate = resolveDate(options.afterDate, after, '--after-date');
+    if (beforeDate >= afterDate) {
+      throw inputError('SCAN.DATE_ORDER', `The before scene (${beforeDate}, ${options.before}) must be earlier than the after scene (${afterDate}, ${options.after})`);
+    }
+    const beforePlan = planBands(before.info, detector.requiredBands, detector.optionalBands);
+    const afterPlan = planBands(after.info, detector.requiredBands, detector.optionalBands);
+    const pair = pairScenes(before, after);
+    const plan: PairPlan = { pair, before: beforePlan, after: afterPlan, bands: commonBands(beforePlan, afterPlan) };
+    return { rules, layers, before, after, beforeDate, afterDate, plan };
+  } catch (error) {
+    await Promise.all([before.close(), after.close()]);
+    throw error;
+  }
+}
+
+/** The embedded scan: one process, PGlite in the data dir (or PostgreSQL with a URL). */
+export async function runScan(options: ScanOptions, detector: Detector, progress?: ScanProgress): Promise<ScanOutcome> {
+  const t0 = performance.now();
+  const seconds: Record<string, number> = {};
+  const lap = (stage: string, since: number) => { seconds[stage] = (seconds[stage] ?? 0) + (performance.now() - since) / 1000; };
+  const prep = await prepareScan(options, detector);
+  const { plan, rules, afterDate } = prep;
+  lap('validate', t0);
+  const grid = plan.pair.grid;
+  const windows = planWindows(grid.width, grid.height, options.windowSize ?? 512);
+  const maskCounts: Record<string, number> = {};
+  let sites: ChangeSite[];
+  try {
+    const t1 = performance.now();
+    const calibration = detector.calibrate(await sampleForCalibration(plan));
+    lap('calibrate', t1);
+    const accumulator = createChangeAccumulator(grid.width, grid.height);
+    let done = 0;
+    const t2 = performance.now();
+    for (const window of windows) {
+      const result = await detectWindow(plan, window, detector, calibration);
+      accumulator.addWindow(window, result.mask, result.prob);
+      for (const [k, v] of Object.entries(result.maskCounts)) maskCounts[k] = (maskCounts[k] ?? 0) + v;
+      progress?.(++done, windows.length, 'detect');
+    }
+    lap('read_mask_detect', t2);
+    const t3 = performance.now();
+    // Components a little under the MMU by pixel count may still reach it by area on lat/lon grids.
+    const minPixels = Math.max(1, Math.floor(((rules.mmuHa * 10_000) / pixelAreaM2(grid)) * 0.8));
+    sites = sitesFromComponents(accumulator.finish({ minPixels }), grid, detector.kinds, rules.mmuHa);
+    lap('vectorize', t3);
+  } finally {
+    await Promise.all([prep.before.close(), prep.after.close()]);
+  }
+  const [beforeSha, afterSha] = await Promise.all([sha256OfFile(options.before), sha256OfFile(options.after)]);
+
+  const db = await openDatabase({ dataDir: options.dataDir, databaseUrl: options.databaseUrl, schema: options.dbSchema });
+  try {
+    await migrate(db);
+    const result = await db.transaction(async (tx) => {
+      const t4 = performance.now();
+      // Layers come from the files given (stored as versions), else the latest stored versions.
+      const refs: LayerRef[] = [];
+      for (const f of prep.layers.files) refs.push(await storeLayer(tx, f.layer, f.name));
+      const given = new Set(prep.layers.files.map((f) => f.layer.kind));
+      const stored = await loadStoredLayers(tx, (['permits', 'closed_sites', 'protected_areas', 'jurisdictions'] as const).filter((k) => !given.has(k)));
+      refs.push(...stored.refs);
+      const index = createRuleIndex({ ...prep.layers.rules, ...stored.layers } as RuleLayers);
+      const findings: ScanFinding[] = sites.map((site) => ({
+        site, classification: classifySite(site, index, afterDate, rules), county: jurisdictionOf(site, index),
+      }));
+      lap('classify', t4);
+      const t5 = performance.now();
+      const describe = detector.describe();
+      const scanKey = createHash('sha256').update(JSON.stringify({
+        before: beforeSha ?? options.before, after: afterSha ?? options.after, beforeDate: prep.beforeDate, afterDate,
+        detector: describe, rules, rulesVersion: RULES_VERSION, layers: refs.map((r) => r.sha256).sort(),
+      })).digest('hex');
+      const now = new Date();
+      const scanId = `SCAN-${now.toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+      const saved = await saveScan(tx, {
+        scanId, scanKey, beforeUri: options.before, afterUri: options.after, beforeSha256: beforeSha, afterSha256: afterSha,
+        beforeDate: prep.beforeDate, afterDate, detector: detector.name, detectorVersion: detector.version,
+        rules: { ...rules, version: RULES_VERSION }, layers: refs, startedAt: now.toISOString(),
+        stats: { windows: windows.length, sites: sites.length, maskCounts, grid: { width: grid.width, height: grid.height }, detector: describe },
+      }, findings, afterSha ?? options.after);
+      lap('store', t5);
+      return { ...saved, scanId };
+    });
+    let out: string | null = null;
+    if (options.out) {
+      writeAtomically(options.out, `${JSON.stringify(alertsToGeoJson(result.alerts))}\n`);
+      out = options.out;
+    }
+    seconds.total = (performance.now() - t0) / 1000;
+    return { ...result, sitesFound: sites.length, windows: windows.length, seconds, grid: { width: grid.width, height: grid.height }, maskCounts, out };
+  } finally {
+    await db.close();
+  }
+}
+
+/** Writes through a temporary file and a rename, so a reader never sees half a file. */
+export function writeAtomically(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw inputError('OUT.WRITE', `Cannot write ${path}: ${(error as Error).message}`, path, error);
+  }
+}
