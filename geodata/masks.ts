@@ -7,6 +7,8 @@
  * Values: 0 clear, 1 nodata, 2 cloud, 3 shadow, 4 haze. All arrays are width*height, row-major.
  */
 
+import { removeSmallComponents } from './vectorize.js';
+
 export const MASK_CLEAR = 0;
 export const MASK_NODATA = 1;
 export const MASK_CLOUD = 2;
@@ -41,8 +43,14 @@ export interface MaskBands {
  * - cloudBlue 0.18: clouds are bright in blue (REMOTE-SENSING.md: > ~0.2); 0.18 catches thick
  *   edges; whiteness keeps bright red soil and tailings (blue ≪ red) out.
  * - cloudWhiteness 0.25: max |band − mean| / mean over blue, green, red; clouds are flat.
+ * - cloudDeltaBlue 0.08: and brighter in blue than the other date by this much. Bright roofs,
+ *   concrete and dry soils are bright and flat too, but on both dates; a cloud is there once.
+ *   (A pixel bright and white on both dates is cloudy on both only if both are overcast there —
+ *   thickCloudBlue 0.35 catches that case: few land surfaces are that bright in blue.)
  * - hazeDeltaHot 0.035: increase of the haze-optimized transform HOT = blue − 0.5·red − 0.08
  *   from the other date; thin cloud and haze raise blue far more than red.
+ * - minPatchPx 12: clouds, haze and cloud shadows are extended; flagged patches smaller than
+ *   this (8-connected) are single roofs, cars, glints — real surfaces — and are not masked.
  * - shadowRatio 0.7 / shadowSpread 2.2: every band at most 0.7× the other date, and the band
  *   ratios within a factor 2.2 of each other (a shadow dims all bands alike; a new pond darkens
  *   NIR but brightens the visible bands).
@@ -50,10 +58,13 @@ export interface MaskBands {
 export const CLOUD_TEST = {
   cloudBlue: 0.18,
   cloudWhiteness: 0.25,
+  cloudDeltaBlue: 0.08,
+  thickCloudBlue: 0.35,
   hazeDeltaHot: 0.035,
   shadowRatio: 0.7,
   shadowSpread: 2.2,
   dilatePx: 2,
+  minPatchPx: 12,
 } as const;
 
 function hot(blue: number, red: number): number {
@@ -61,11 +72,49 @@ function hot(blue: number, red: number): number {
 }
 
 /**
+ * Scene-wide difference between the dates that is not cloud: the median change of HOT and the
+ * median ratio of each band (target / other). A hazier or brighter date as a whole (season, sun,
+ * calibration) shifts these; the own test judges each pixel against them, so a uniformly
+ * different date is not masked wholesale. Medians are robust to clouds on up to half the scene.
+ */
+export interface MaskBaseline {
+  deltaHot: number;
+  /** median target/other ratio of blue, green, red, nir, swir1 (1 when absent) */
+  ratios: [number, number, number, number, number];
+}
+
+export const NO_BASELINE: MaskBaseline = { deltaHot: 0, ratios: [1, 1, 1, 1, 1] };
+
+function medianOf(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[sorted.length >> 1];
+}
+
+/** Baseline of `target` against `other` from sampled pixels (valid in both dates). */
+export function estimateMaskBaseline(target: MaskBands, other: MaskBands, valid: Uint8Array): MaskBaseline {
+  const dHot: number[] = [];
+  const r: number[][] = [[], [], [], [], []];
+  const keys = ['blue', 'green', 'red', 'nir', 'swir1'] as const;
+  for (let i = 0; i < valid.length; i++) {
+    if (!valid[i]) continue;
+    dHot.push(hot(target.blue[i], target.red[i]) - hot(other.blue[i], other.red[i]));
+    keys.forEach((k, j) => {
+      const a = target[k], b = other[k];
+      if (a && b && b[i] > 1e-3) r[j].push(a[i] / b[i]);
+    });
+  }
+  if (dHot.length < 100) return NO_BASELINE;
+  const ratios = r.map((v) => (v.length ? medianOf(v) : 1)) as MaskBaseline['ratios'];
+  return { deltaHot: medianOf(dHot), ratios };
+}
+
+/**
  * Own cloud, haze and shadow test of `target` against `other` (the other date, same grid).
  * Pixels already masked in `base` keep their value. Returns the mask after dilating cloud and
  * shadow by `CLOUD_TEST.dilatePx` (cloud edges are soft; shadows are offset by a few pixels).
  */
-export function detectCloudsAndShadows(target: MaskBands, other: MaskBands, width: number, height: number, base?: Uint8Array): Uint8Array {
+export function detectCloudsAndShadows(target: MaskBands, other: MaskBands, width: number, height: number, base?: Uint8Array, baseline: MaskBaseline = NO_BASELINE): Uint8Array {
   const n = width * height;
   const mask = base ? Uint8Array.from(base) : new Uint8Array(n);
   const t = CLOUD_TEST;
@@ -74,17 +123,18 @@ export function detectCloudsAndShadows(target: MaskBands, other: MaskBands, widt
     const b = target.blue[i], g = target.green[i], r = target.red[i], nir = target.nir[i];
     const mean = (b + g + r) / 3;
     const whiteness = mean > 0 ? Math.max(Math.abs(b - mean), Math.abs(g - mean), Math.abs(r - mean)) / mean : 1;
-    if (b > t.cloudBlue && whiteness < t.cloudWhiteness) {
+    const ob = other.blue[i], or = other.red[i];
+    if (whiteness < t.cloudWhiteness && (b > t.thickCloudBlue || (b > t.cloudBlue && b - ob * baseline.ratios[0] > t.cloudDeltaBlue))) {
       mask[i] = MASK_CLOUD;
       continue;
     }
-    const ob = other.blue[i], or = other.red[i];
-    if (hot(b, r) - hot(ob, or) > t.hazeDeltaHot) {
+    if (hot(b, r) - hot(ob, or) - baseline.deltaHot > t.hazeDeltaHot) {
       mask[i] = MASK_HAZE;
       continue;
     }
-    const ratios = [b / Math.max(ob, 1e-4), g / Math.max(other.green[i], 1e-4), r / Math.max(or, 1e-4), nir / Math.max(other.nir[i], 1e-4)];
-    if (target.swir1 && other.swir1) ratios.push(target.swir1[i] / Math.max(other.swir1[i], 1e-4));
+    const q = baseline.ratios;
+    const ratios = [b / Math.max(ob, 1e-4) / q[0], g / Math.max(other.green[i], 1e-4) / q[1], r / Math.max(or, 1e-4) / q[2], nir / Math.max(other.nir[i], 1e-4) / q[3]];
+    if (target.swir1 && other.swir1) ratios.push(target.swir1[i] / Math.max(other.swir1[i], 1e-4) / q[4]);
     let lo = Infinity, hi = -Infinity;
     for (const q of ratios) {
       if (q < lo) lo = q;
@@ -92,6 +142,10 @@ export function detectCloudsAndShadows(target: MaskBands, other: MaskBands, widt
     }
     if (hi < t.shadowRatio && hi / Math.max(lo, 1e-4) < t.shadowSpread) mask[i] = MASK_SHADOW;
   }
+  const flagged = new Uint8Array(n);
+  for (let i = 0; i < n; i++) flagged[i] = mask[i] > MASK_NODATA && (!base || base[i] === MASK_CLEAR) ? 1 : 0;
+  const kept = removeSmallComponents(flagged, width, height, t.minPatchPx);
+  for (let i = 0; i < n; i++) if (flagged[i] && !kept[i]) mask[i] = MASK_CLEAR;
   return dilateClasses(mask, width, height, t.dilatePx);
 }
 

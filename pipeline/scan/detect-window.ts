@@ -8,7 +8,7 @@
  * two pixels wide — new roads, field margins, misregistered edges — vanish, blobs stay whole.
  */
 import { dilateMask, erodeMask } from '../../geodata/vectorize.js';
-import { detectCloudsAndShadows, maskFromScl, MASK_CLEAR, MASK_NAMES, type MaskBands } from '../../geodata/masks.js';
+import { detectCloudsAndShadows, estimateMaskBaseline, maskFromScl, MASK_CLEAR, MASK_NAMES, type MaskBands, type MaskBaseline } from '../../geodata/masks.js';
 import { readAfter, readBefore, type ScenePair } from '../../geodata/pair.js';
 import type { PixelWindow, WindowPixels } from '../../geodata/types.js';
 import type { Calibration, CanonicalBand, Detector, DetectorSample, Reflectance } from '../../models/detector.js';
@@ -20,6 +20,8 @@ export interface PairPlan {
   after: BandPlan;
   /** Canonical bands both scenes have (what the detector gets). */
   bands: CanonicalBand[];
+  /** Scene-wide differences between the dates, for the own cloud test (estimateMaskBaselines). */
+  maskBaseline?: { before: MaskBaseline; after: MaskBaseline };
 }
 
 /** Pixels of context read around each window, for the cloud dilation and the opening. */
@@ -71,15 +73,15 @@ export async function readPairPixels(plan: PairPlan, window: PixelWindow): Promi
   const before = toReflectance(bpx, plan.before, plan.bands);
   const after = toReflectance(apx, plan.after, plan.bands);
   const n = width * height;
-  const maskFor = (px: WindowPixels, scl: string | null, self: Reflectance, other: Reflectance): Uint8Array => {
+  const maskFor = (px: WindowPixels, scl: string | null, self: Reflectance, other: Reflectance, baseline: MaskBaseline | undefined): Uint8Array => {
     let base: Uint8Array = new Uint8Array(n);
     if (scl) base = maskFromScl(px.bands[scl]);
-    for (let i = 0; i < n; i++) if (!px.valid[i]) base[i] = 1;
+    for (let i = 0; i < n; i++) if (!px.valid[i] || !apx.valid[i] || !bpx.valid[i]) base[i] = 1;
     // With SCL the scene's own classification is trusted; without it, the own test.
-    return scl ? base : detectCloudsAndShadows(self as MaskBands, other as MaskBands, width, height, base);
+    return scl ? base : detectCloudsAndShadows(self as MaskBands, other as MaskBands, width, height, base, baseline);
   };
-  const mb = maskFor(bpx, plan.before.scl, before, after);
-  const ma = maskFor(apx, plan.after.scl, after, before);
+  const mb = maskFor(bpx, plan.before.scl, before, after, plan.maskBaseline?.before);
+  const ma = maskFor(apx, plan.after.scl, after, before, plan.maskBaseline?.after);
   const clear = new Uint8Array(n);
   const maskClass = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
@@ -129,13 +131,37 @@ export async function detectWindow(plan: PairPlan, window: PixelWindow, detector
 }
 
 /**
- * Pixels for the detector's calibration: up to `maxWindows` windows spread evenly over the pair
- * (a 3×3 lattice by default), every `stride`-th pixel. Cheap, and representative of the scene.
+ * Scene-wide baselines of the own cloud test, from the same lattice of windows the calibration
+ * samples (see sampleForCalibration). Needed only when a scene has no SCL band.
  */
-export async function sampleForCalibration(plan: PairPlan, options: { windowSize?: number; lattice?: number; stride?: number } = {}): Promise<DetectorSample[]> {
-  const size = options.windowSize ?? 256, lattice = options.lattice ?? 3, stride = options.stride ?? 2;
+export async function estimateMaskBaselines(plan: PairPlan, options: { windowSize?: number; lattice?: number } = {}): Promise<{ before: MaskBaseline; after: MaskBaseline }> {
+  const before: Reflectance[] = [], after: Reflectance[] = [], valid: Uint8Array[] = [];
+  for (const win of latticeWindows(plan, options.windowSize ?? 256, options.lattice ?? 3)) {
+    const px = await readPairPixels({ ...plan, maskBaseline: undefined }, win);
+    before.push(px.before); after.push(px.after);
+    valid.push(px.maskClass.map((m) => (m === 1 ? 0 : 1)));
+  }
+  const join = (parts: Reflectance[]): MaskBands => {
+    const out: Partial<Record<CanonicalBand, Float32Array>> = {};
+    for (const band of plan.bands) {
+      const total = parts.reduce((a, p) => a + p[band]!.length, 0);
+      const arr = new Float32Array(total);
+      let o = 0;
+      for (const p of parts) { arr.set(p[band]!, o); o += p[band]!.length; }
+      out[band] = arr;
+    }
+    return out as MaskBands;
+  };
+  const v = new Uint8Array(valid.reduce((a, x) => a + x.length, 0));
+  let o = 0;
+  for (const x of valid) { v.set(x, o); o += x.length; }
+  const b = join(before), a = join(after);
+  return { before: estimateMaskBaseline(b, a, v), after: estimateMaskBaseline(a, b, v) };
+}
+
+function latticeWindows(plan: PairPlan, size: number, lattice: number): PixelWindow[] {
   const { width, height } = plan.pair.grid;
-  const samples: DetectorSample[] = [];
+  const out: PixelWindow[] = [];
   const seen = new Set<string>();
   for (let j = 0; j < lattice; j++) {
     for (let i = 0; i < lattice; i++) {
@@ -145,12 +171,25 @@ export async function sampleForCalibration(plan: PairPlan, options: { windowSize
       const key = `${win.col},${win.row}`;
       if (win.width <= 0 || win.height <= 0 || seen.has(key)) continue;
       seen.add(key);
-      const px = await readPairPixels(plan, win);
-      const idx: number[] = [];
-      for (let k = 0; k < px.clear.length; k += stride) if (px.clear[k]) idx.push(k);
-      const pick = (r: Reflectance): Reflectance => Object.fromEntries(Object.entries(r).map(([b, a]) => [b, Float32Array.from(idx, (k) => a![k])]));
-      samples.push({ before: pick(px.before), after: pick(px.after), clear: new Uint8Array(idx.length).fill(1), length: idx.length });
+      out.push(win);
     }
+  }
+  return out;
+}
+
+/**
+ * Pixels for the detector's calibration: up to `maxWindows` windows spread evenly over the pair
+ * (a 3×3 lattice by default), every `stride`-th pixel. Cheap, and representative of the scene.
+ */
+export async function sampleForCalibration(plan: PairPlan, options: { windowSize?: number; lattice?: number; stride?: number } = {}): Promise<DetectorSample[]> {
+  const stride = options.stride ?? 2;
+  const samples: DetectorSample[] = [];
+  for (const win of latticeWindows(plan, options.windowSize ?? 256, options.lattice ?? 3)) {
+    const px = await readPairPixels(plan, win);
+    const idx: number[] = [];
+    for (let k = 0; k < px.clear.length; k += stride) if (px.clear[k]) idx.push(k);
+    const pick = (r: Reflectance): Reflectance => Object.fromEntries(Object.entries(r).map(([b, a]) => [b, Float32Array.from(idx, (k) => a![k])]));
+    samples.push({ before: pick(px.before), after: pick(px.after), clear: new Uint8Array(idx.length).fill(1), length: idx.length });
   }
   return samples;
 }

@@ -1,0 +1,34 @@
+// Dev diagnostic: per-pixel detector output against the OSCD labels (read in place from ../shared).
+import { readdirSync } from 'node:fs';
+import { openScene } from '../../geodata/scene-reader.ts';
+import { pairScenes } from '../../geodata/pair.ts';
+import { commonBands, planBands } from '../../pipeline/bands.ts';
+import { readPairPixels, estimateMaskBaselines, sampleForCalibration, type PairPlan } from '../../pipeline/scan/detect-window.ts';
+import { createSpectralDetector } from '../../models/spectral/spectral-detector.ts';
+const city = process.argv[2] ?? 'aguasclaras';
+const base = `../shared/data/s2-oscd-change-pairs/${city}/`;
+const files = readdirSync(base + 'stacked_10m').sort();
+const det = createSpectralDetector();
+const b = await openScene(base + 'stacked_10m/' + files[0]);
+const a = await openScene(base + 'stacked_10m/' + files[1]);
+const lab = await openScene(base + `labels_CC-BY-NC-SA/${city}-cm_georef.tif`);
+const bp = planBands(b.info, det.requiredBands, det.optionalBands), ap = planBands(a.info, det.requiredBands, det.optionalBands);
+const plan: PairPlan = { pair: pairScenes(b, a), before: bp, after: ap, bands: commonBands(bp, ap) };
+plan.maskBaseline = await estimateMaskBaselines(plan);
+const cal = det.calibrate(await sampleForCalibration(plan));
+console.log(JSON.stringify(cal).slice(0, 400));
+const g = plan.pair.grid;
+const win = { col: 0, row: 0, width: g.width, height: g.height };
+const px = await readPairPixels(plan, win);
+const out = det.detect({ width: g.width, height: g.height, before: px.before, after: px.after, clear: px.clear }, cal);
+const L = (await lab.readWindow(win)).bands[lab.info.bands[0]];
+const tab: Record<string, [number, number]> = {};
+let hiT = 0, hiF = 0;
+for (let i = 0; i < L.length; i++) {
+  const k = `${out.kind[i]}/${out.prob[i] >= 0.5 ? 'hi' : out.prob[i] > 0.2 ? 'mid' : 'lo'}`;
+  tab[k] ??= [0, 0];
+  tab[k][L[i] > 0 ? 1 : 0]++;
+}
+console.log('kind/prob: [no-change px, change px]');
+for (const [k, v] of Object.entries(tab).sort()) console.log(k, v);
+await Promise.all([a.close(), b.close(), lab.close()]);

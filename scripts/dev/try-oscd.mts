@@ -1,0 +1,10 @@
+import { runScan } from '../../workers/scan-runner.ts';
+import { createSpectralDetector } from '../../models/spectral/spectral-detector.ts';
+import { writeFileSync, rmSync } from 'node:fs';
+const d = '/work/shared/data/s2-oscd-change-pairs/' + (process.argv[2] ?? 'aguasclaras') + '/stacked_10m/';
+const fs = await import('node:fs');
+const files = fs.readdirSync(d).sort();
+writeFileSync('/tmp/ow/empty.geojson', JSON.stringify({ type: 'FeatureCollection', features: [] }));
+rmSync('/tmp/ow/store', { recursive: true, force: true });
+const o = await runScan({ before: d + files[0], after: d + files[1], permits: '/tmp/ow/empty.geojson', dataDir: '/tmp/ow/store', out: '/tmp/ow/out.geojson' }, createSpectralDetector());
+console.log(JSON.stringify({ ...o, alerts: o.alerts.map(a => [a.alert_id, a.category, a.area_ha.toFixed(2), a.score, a.change_kind]) }, null, 1));
