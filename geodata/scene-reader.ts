@@ -1,0 +1,324 @@
+/**
+ * Opening a scene (GeoTIFF / COG, local path or http(s) URL) and reading pixel windows from it.
+ *
+ * Every scene gets its own worker thread (tiff/decode-worker.ts) with a heap limit, and every call
+ * a time limit: a hostile or broken file can make the worker loop, crash or run out of memory, but
+ * the caller only ever sees an OrewatchError naming the file. Pixels come back as transferred
+ * buffers. A worker that was stopped for taking too long is replaced on the next call; workers of
+ * closed scenes are kept briefly for the next openScene (starting one costs far more than a file).
+ */
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { OrewatchError, inputError } from '../errors/index.js';
+import type { PixelWindow, SceneInfo, WindowPixels } from './types.js';
+import type { SerializedError, WorkerRequest, WorkerResponse } from './tiff/decode-worker.js';
+
+export interface OpenSceneOptions {
+  /**
+   * The CLI's --bands. Rule (DESIGN.md: descriptions first, else --bands): when every band of the
+   * file has a distinct GDAL description, the descriptions are the band names and the names given
+   * must all be among them (SCENE.BAND_NAMES otherwise); without descriptions the names given
+   * name the bands in file order and must match the band count (SCENE.BAND_COUNT otherwise);
+   * with neither, bands are "1", "2", ….
+   */
+  bandNames?: string[];
+  /** Limit for opening and for each readWindow call, in milliseconds (default 60 000). */
+  timeoutMs?: number;
+  /** JavaScript heap limit of the decode worker, and the largest window output, in MiB (default 1024). */
+  memoryLimitMb?: number;
+}
+
+export interface ReadWindowOptions {
+  /** Index into `info.overviews`: read that overview at its own resolution. */
+  overview?: number;
+}
+
+export interface Scene {
+  /**
+   * What the file holds. `metadata` has the GDAL dataset items by name, and per-band items without
+   * a role (e.g. BOA_ADD_OFFSET) as "NAME:band name".
+   */
+  info: SceneInfo;
+  /**
+   * Pixels of `window` (in the pixel coordinates of the image read: full resolution, or the
+   * overview asked for). Windows may extend past the image; pixels outside are invalid.
+   * @param bands band names to return (default: all, in file order).
+   * @returns band-sequential Float32 arrays of window.width × window.height (row-major) per band
+   *   and `valid` (1 where every returned band has data).
+   */
+  readWindow(window: PixelWindow, bands?: string[], options?: ReadWindowOptions): Promise<WindowPixels>;
+  /** Releases the file and the worker. Further reads reject with SCENE.CLOSED. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+const DEFAULT_MEMORY_LIMIT_MB = 1024;
+
+/**
+ * Where the worker starts. From compiled JavaScript: tiff/decode-worker.js beside this file.
+ * From TypeScript sources (vitest, tsx), Node 20 does not pass `--import tsx` hooks on to worker
+ * threads, so the worker starts from a two-line ES module that registers tsx and then imports
+ * tiff/decode-worker.ts.
+ */
+function workerEntry(): URL {
+  const self = import.meta.url;
+  if (!self.endsWith('.ts')) return new URL('./tiff/decode-worker.js', self);
+  const require = createRequire(self);
+  const packagePath = require.resolve('tsx/package.json');
+  const manifest = JSON.parse(readFileSync(packagePath, 'utf8')) as { exports: Record<string, { import?: { default?: string } }> };
+  const apiPath = manifest.exports['./esm/api']?.import?.default;
+  if (!apiPath) throw new OrewatchError('SCENE.WORKER', 'Cannot locate tsx/esm/api to start the decode worker from sources', { kind: 'config' });
+  const api = pathToFileURL(join(dirname(packagePath), apiPath)).href;
+  const entry = new URL('./tiff/decode-worker.ts', self).href;
+  const code = `import { register } from ${JSON.stringify(api)};\nregister();\nawait import(${JSON.stringify(entry)});\n`;
+  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
+}
+
+function positiveOption(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw inputError('SCENE.INVALID_OPTION', `Expected a positive number for ${name} but received ${String(value)}`);
+  }
+  return value;
+}
+
+function revive(error: SerializedError): OrewatchError {
+  return new OrewatchError(error.code, error.message, { kind: error.kind, ...(error.file ? { file: error.file } : {}) });
+}
+
+/** A request without its id (`Omit` that keeps the union apart). */
+type RequestBody = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
+
+interface Pending {
+  resolve(response: WorkerResponse): void;
+  reject(error: OrewatchError): void;
+}
+
+/** One worker thread and the calls in flight to it. */
+class DecodeWorker {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  dead = false;
+
+  /** Scene the worker is serving, named in errors. */
+  uri: string;
+  idleTimer: NodeJS.Timeout | null = null;
+
+  constructor(uri: string, readonly memoryLimitMb: number) {
+    this.uri = uri;
+    this.worker = new Worker(workerEntry(), {
+      // Not the parent's flags: a parent started by the tsx CLI would load tsx twice.
+      execArgv: [],
+      // geotiff.js loads the `web-worker` package, which takes any worker thread whose
+      // workerData is undefined for one of its own and crashes; an empty object opts out.
+      workerData: {},
+      resourceLimits: {
+        maxOldGenerationSizeMb: memoryLimitMb,
+        maxYoungGenerationSizeMb: Math.min(64, Math.max(8, Math.floor(memoryLimitMb / 8))),
+      },
+    });
+    this.worker.on('message', (response: WorkerResponse) => {
+      const pending = this.pending.get(response.id);
+      if (!pending) return;
+      this.pending.delete(response.id);
+      if (response.ok) pending.resolve(response);
+      else pending.reject(revive(response.error));
+    });
+    this.worker.on('error', (error: Error & { code?: string }) => {
+      const outOfMemory = error.code === 'ERR_WORKER_OUT_OF_MEMORY';
+      this.fail(outOfMemory
+        ? inputError('SCENE.DECODE_MEMORY', `Decoding ${this.uri} exceeded the decoder's memory limit (${memoryLimitMb} MiB); the file is too large for the limit, corrupt or hostile`, this.uri, error)
+        : inputError('SCENE.DECODE_FAILED', `Decoding ${this.uri} crashed the decode worker (${error.message})`, this.uri, error));
+    });
+    this.worker.on('exit', (code) => {
+      this.fail(inputError('SCENE.DECODE_FAILED', `The decode worker for ${this.uri} stopped unexpectedly (exit code ${code})`, this.uri));
+    });
+    // A forgotten close() must not keep the process alive; calls in flight hold their own timer.
+    // (After the listeners: adding a 'message' listener refs the worker's port again.)
+    this.worker.unref();
+  }
+
+  private fail(error: OrewatchError): void {
+    this.dead = true;
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+  }
+
+  /** Sends one request; on timeout the worker is terminated and every call in flight rejected. */
+  call(request: RequestBody, timeoutMs: number, what: string): Promise<WorkerResponse> {
+    if (this.dead) return Promise.reject(inputError('SCENE.DECODE_FAILED', `The decode worker for ${this.uri} is no longer running`, this.uri));
+    const id = this.nextId++;
+    return new Promise<WorkerResponse>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.fail(inputError('SCENE.DECODE_TIMEOUT', `${what} ${this.uri} took longer than ${timeoutMs} ms and was stopped; the file may be corrupt, hostile or too slow to reach`, this.uri));
+        void this.worker.terminate();
+      }, timeoutMs);
+      this.pending.set(id, {
+        resolve: (response) => {
+          clearTimeout(timer);
+          resolve(response);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      this.worker.postMessage({ ...request, id } as WorkerRequest);
+    });
+  }
+
+  async terminate(): Promise<void> {
+    this.dead = true;
+    this.pending.clear();
+    await this.worker.terminate();
+  }
+}
+
+/**
+ * Workers whose scene was closed, kept for the next openScene: starting a worker (and, from
+ * sources, tsx) costs far more than opening a file. Idle workers are unref'd and stopped after a
+ * while.
+ */
+const idleWorkers: DecodeWorker[] = [];
+const MAX_IDLE_WORKERS = 2;
+const IDLE_WORKER_MS = 30_000;
+
+function acquireWorker(uri: string, memoryLimitMb: number): DecodeWorker {
+  const index = idleWorkers.findIndex((w) => !w.dead && w.memoryLimitMb === memoryLimitMb);
+  if (index >= 0) {
+    const [worker] = idleWorkers.splice(index, 1);
+    if (worker) {
+      if (worker.idleTimer) clearTimeout(worker.idleTimer);
+      worker.idleTimer = null;
+      worker.uri = uri;
+      return worker;
+    }
+  }
+  return new DecodeWorker(uri, memoryLimitMb);
+}
+
+function releaseWorker(worker: DecodeWorker): void {
+  if (worker.dead) return;
+  if (idleWorkers.length >= MAX_IDLE_WORKERS) {
+    void worker.terminate().catch(() => undefined);
+    return;
+  }
+  worker.idleTimer = setTimeout(() => {
+    const index = idleWorkers.indexOf(worker);
+    if (index >= 0) idleWorkers.splice(index, 1);
+    void worker.terminate().catch(() => undefined);
+  }, IDLE_WORKER_MS);
+  worker.idleTimer.unref();
+  idleWorkers.push(worker);
+}
+
+function validateWindow(uri: string, window: PixelWindow): void {
+  const fields: (keyof PixelWindow)[] = ['col', 'row', 'width', 'height'];
+  for (const field of fields) {
+    const value = window?.[field];
+    const positive = field === 'width' || field === 'height';
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || (positive && value < 1)) {
+      const what = positive ? 'a positive integer' : 'an integer';
+      throw inputError('SCENE.INVALID_WINDOW', `Expected ${what} for window.${field} of ${uri} but received ${String(value)}`, uri);
+    }
+  }
+}
+
+/**
+ * Opens a GeoTIFF or COG (local path or http(s) URL with range requests) in a decode worker and
+ * reads its description.
+ * @throws OrewatchError — input errors naming the file: SCENE.NOT_FOUND, SCENE.NOT_TIFF,
+ *   SCENE.TRUNCATED, SCENE.CORRUPT, SCENE.UNSUPPORTED_COMPRESSION, SCENE.UNSUPPORTED_FORMAT,
+ *   SCENE.NO_GEOREFERENCE, CRS.UNSUPPORTED, SCENE.BAND_COUNT, SCENE.BAND_NAMES,
+ *   SCENE.DECODE_TIMEOUT, SCENE.DECODE_MEMORY; transient SCENE.NETWORK.
+ */
+export async function openScene(uri: string, options: OpenSceneOptions = {}): Promise<Scene> {
+  if (typeof uri !== 'string' || uri.trim() === '') {
+    throw inputError('SCENE.NOT_FOUND', `Expected a path or URL for the scene but received ${JSON.stringify(uri)}`);
+  }
+  const timeoutMs = positiveOption('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS);
+  const memoryLimitMb = positiveOption('memoryLimitMb', options.memoryLimitMb, DEFAULT_MEMORY_LIMIT_MB);
+  const openRequest: RequestBody = {
+    op: 'open',
+    uri,
+    ...(options.bandNames ? { bandNames: [...options.bandNames] } : {}),
+    requestTimeoutMs: Math.max(1000, Math.floor(timeoutMs * 0.8)),
+  };
+
+  let worker = acquireWorker(uri, memoryLimitMb);
+  let info: SceneInfo;
+  try {
+    const response = await worker.call(openRequest, timeoutMs, 'Opening');
+    if (!response.ok || response.op !== 'open') throw new OrewatchError('SCENE.PROTOCOL', 'Unexpected answer from the decode worker', { kind: 'internal' });
+    info = response.info;
+  } catch (error) {
+    // A file that was refused leaves the worker healthy; one that timed out or crashed does not.
+    releaseWorker(worker);
+    throw error;
+  }
+  let closed = false;
+
+  /** A live worker with the scene open: replaces one that was stopped (timeout, crash). */
+  const live = async (): Promise<DecodeWorker> => {
+    if (!worker.dead) return worker;
+    const fresh = acquireWorker(uri, memoryLimitMb);
+    try {
+      await fresh.call(openRequest, timeoutMs, 'Opening');
+    } catch (error) {
+      releaseWorker(fresh);
+      throw error;
+    }
+    worker = fresh;
+    return worker;
+  };
+
+  const bandIndex = new Map(info.bands.map((name, i) => [name, i] as const));
+
+  return {
+    info,
+    async readWindow(window: PixelWindow, bands?: string[], readOptions: ReadWindowOptions = {}): Promise<WindowPixels> {
+      if (closed) throw inputError('SCENE.CLOSED', `Scene ${uri} was closed`, uri);
+      validateWindow(uri, window);
+      const names = bands && bands.length > 0 ? [...new Set(bands)] : info.bands;
+      const indices = names.map((name) => {
+        const index = bandIndex.get(name);
+        if (index === undefined) {
+          throw inputError('SCENE.UNKNOWN_BAND', `${uri} has no band "${name}"; its bands are ${info.bands.join(', ')}`, uri);
+        }
+        return index;
+      });
+      const overview = readOptions.overview ?? null;
+      if (overview !== null && (!Number.isInteger(overview) || overview < 0 || overview >= info.overviews.length)) {
+        throw inputError('SCENE.UNKNOWN_OVERVIEW', `${uri} has ${info.overviews.length} overview(s); overview ${String(overview)} does not exist`, uri);
+      }
+      // Output buffers live outside the worker's heap limit: bound them here.
+      const pixels = window.width * window.height;
+      if (pixels * (indices.length * 4 + 1) > memoryLimitMb * 1024 * 1024) {
+        throw inputError('SCENE.WINDOW_TOO_LARGE', `A window of ${window.width} × ${window.height} pixels × ${indices.length} bands of ${uri} exceeds the ${memoryLimitMb} MiB limit; read it in smaller windows`, uri);
+      }
+      const response = await (await live()).call({ op: 'read', window: { ...window }, bands: indices, overview }, timeoutMs, 'Reading a window of');
+      if (!response.ok || response.op !== 'read') throw new OrewatchError('SCENE.PROTOCOL', 'Unexpected answer from the decode worker', { kind: 'internal' });
+      const out: Record<string, Float32Array> = {};
+      names.forEach((name, i) => {
+        const values = response.bands[i];
+        if (values) out[name] = values;
+      });
+      return { window: { ...window }, width: window.width, height: window.height, bands: out, valid: response.valid };
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      if (worker.dead) return;
+      try {
+        await worker.call({ op: 'close' }, Math.min(timeoutMs, 5000), 'Closing');
+        releaseWorker(worker);
+      } catch {
+        await worker.terminate().catch(() => undefined);
+      }
+    },
+  };
+}

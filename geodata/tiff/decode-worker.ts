@@ -1,0 +1,85 @@
+/**
+ * Entry point of the decode worker thread: holds one open scene and answers open / read / close
+ * messages from scene-reader.ts. Untrusted files are parsed and decoded only here, so a file that
+ * hangs or exhausts memory takes down this thread, never the main process.
+ *
+ * Pixel buffers go back as transferables (no copy).
+ */
+import { parentPort } from 'node:worker_threads';
+import { OrewatchError, type ErrorKind } from '../../errors/index.js';
+import type { PixelWindow, SceneInfo } from '../types.js';
+import { TiffScene } from './tiff-reader.js';
+
+export type WorkerRequest =
+  | { id: number; op: 'open'; uri: string; bandNames?: string[]; requestTimeoutMs: number }
+  | { id: number; op: 'read'; window: PixelWindow; bands: number[]; overview: number | null }
+  | { id: number; op: 'close' };
+
+export interface SerializedError {
+  code: string;
+  message: string;
+  kind: ErrorKind;
+  file?: string;
+}
+
+export type WorkerResponse =
+  | { id: number; ok: true; op: 'open'; info: SceneInfo; bytesRead: number }
+  | { id: number; ok: true; op: 'read'; bands: Float32Array[]; valid: Uint8Array; bytesRead: number }
+  | { id: number; ok: true; op: 'close' }
+  | { id: number; ok: false; error: SerializedError };
+
+let scene: TiffScene | null = null;
+let currentUri = '';
+
+function serialize(error: unknown): SerializedError {
+  if (error instanceof OrewatchError) {
+    return { code: error.code, message: error.message, kind: error.kind, ...(error.file ? { file: error.file } : {}) };
+  }
+  // Anything else thrown while parsing an untrusted file (geotiff.js RangeErrors and the like)
+  // is taken as a sign of a malformed file, reported with the file named.
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    code: 'SCENE.CORRUPT',
+    message: `${currentUri || 'scene'} cannot be read: ${message}`,
+    kind: 'input',
+    ...(currentUri ? { file: currentUri } : {}),
+  };
+}
+
+async function handle(request: WorkerRequest): Promise<{ response: WorkerResponse; transfer: ArrayBuffer[] }> {
+  switch (request.op) {
+    case 'open': {
+      currentUri = request.uri;
+      if (scene) await scene.close();
+      scene = await TiffScene.open(request.uri, {
+        ...(request.bandNames ? { bandNames: request.bandNames } : {}),
+        requestTimeoutMs: request.requestTimeoutMs,
+      });
+      return { response: { id: request.id, ok: true, op: 'open', info: scene.info, bytesRead: scene.bytesRead }, transfer: [] };
+    }
+    case 'read': {
+      if (!scene) throw new OrewatchError('SCENE.CLOSED', 'No scene is open in this decode worker', { kind: 'internal' });
+      const result = await scene.readWindow(request.window, request.bands, request.overview);
+      const transfer = [...result.bands.map((b) => b.buffer as ArrayBuffer), result.valid.buffer as ArrayBuffer];
+      return {
+        response: { id: request.id, ok: true, op: 'read', bands: result.bands, valid: result.valid, bytesRead: scene.bytesRead },
+        transfer,
+      };
+    }
+    case 'close': {
+      if (scene) await scene.close();
+      scene = null;
+      return { response: { id: request.id, ok: true, op: 'close' }, transfer: [] };
+    }
+  }
+}
+
+const port = parentPort;
+if (port) {
+  port.on('message', (request: WorkerRequest) => {
+    handle(request).then(
+      ({ response, transfer }) => port.postMessage(response, transfer),
+      (error: unknown) => port.postMessage({ id: request.id, ok: false, error: serialize(error) } satisfies WorkerResponse),
+    );
+  });
+}

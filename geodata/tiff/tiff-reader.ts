@@ -1,0 +1,603 @@
+/**
+ * Reading one GeoTIFF: what it is (grid, CRS, bands, nodata, date, overviews) and the pixels of a
+ * window, block by block. This is the untrusted part; it runs inside the decode worker.
+ *
+ * geotiff.js parses tags and GeoKeys, after guard.ts has checked the structure. Pixels do not go
+ * through geotiff.js's readRasters: blocks are fetched and decoded here with the bounded decoders,
+ * byte order and predictor handled in decoders.ts, bit-packed samples (NBITS) unpacked here,
+ * because geotiff.js 3.0.5 silently returns wrong values for big-endian files with predictor 2 and
+ * for multi-band NBITS=14 files. Only the blocks that touch a window are read.
+ */
+import { DOMParser } from '@xmldom/xmldom';
+import { GeoTIFF, type GeoTIFFImage } from 'geotiff';
+import { OrewatchError, inputError } from '../../errors/index.js';
+import { crsFromGeoKeys } from '../crs.js';
+import type { Crs, GeoTransform, PixelWindow, SampleType, SceneInfo } from '../types.js';
+import { GeotiffSourceAdapter, openByteSource, type ByteSource, type ByteSourceOptions } from './byte-source.js';
+import {
+  BLOCK_SLACK_BYTES,
+  createBlockDecoder,
+  decodesToNativeSamples,
+  registerOrewatchDecoders,
+  type BlockDecoderParameters,
+} from './decoders.js';
+import { guardTiff, type IfdSummary } from './guard.js';
+import type { BaseDecoder } from 'geotiff';
+
+export interface OpenTiffOptions extends ByteSourceOptions {
+  /** Band names given by the caller (the CLI's --bands); see `resolveBandNames`. */
+  bandNames?: string[];
+}
+
+/** Pixels of one window as the worker hands them back: one array per requested band. */
+export interface RawWindow {
+  bands: Float32Array[];
+  valid: Uint8Array;
+}
+
+/** One image of the file (full resolution or overview) and its optional transparency mask. */
+interface ImageLevel {
+  ifd: IfdSummary;
+  decoder: BaseDecoder;
+  /** JPEG data in YCbCr that must be converted to RGB after decoding. */
+  ycbcr: boolean;
+  mask: ImageLevel | null;
+}
+
+const TIFF_DATETIME_TAG = 306;
+
+/**
+ * Band names by the rule of DESIGN.md: the GDAL band descriptions when every band has a distinct
+ * one, else the names given, else "1", "2", …. Names given alongside descriptions only select
+ * among them: they must all be descriptions of the file (then the descriptions are the names).
+ * @param descriptions one per band, null where the band has none.
+ * @throws OrewatchError SCENE.BAND_COUNT when names are given for a file without descriptions and
+ *   their number differs from the band count; SCENE.BAND_NAMES when given names are duplicated or
+ *   absent from the file's descriptions.
+ */
+export function resolveBandNames(file: string, bandCount: number, descriptions: (string | null)[], given?: string[]): string[] {
+  const described = descriptions.length === bandCount
+    && descriptions.every((d): d is string => typeof d === 'string' && d.trim() !== '')
+    && new Set(descriptions).size === bandCount;
+  if (given && given.length > 0) {
+    const names = given.map((n) => n.trim());
+    if (names.some((n) => n === '') || new Set(names).size !== names.length) {
+      throw inputError('SCENE.BAND_NAMES', `Band names for ${file} must be non-empty and distinct, but received ${given.join(',')}`, file);
+    }
+    if (described) {
+      const available = descriptions as string[];
+      const missing = names.filter((n) => !available.includes(n));
+      if (missing.length > 0) {
+        throw inputError('SCENE.BAND_NAMES', `${file} names its bands ${available.join(',')} but the band names given (${names.join(',')}) include ${missing.join(',')}, which it does not have`, file);
+      }
+      return available;
+    }
+    if (names.length !== bandCount) {
+      throw inputError('SCENE.BAND_COUNT', `${file} has ${bandCount} band(s) but ${names.length} band name(s) were given (${names.join(',')})`, file);
+    }
+    return names;
+  }
+  if (described) return descriptions as string[];
+  return Array.from({ length: bandCount }, (_, i) => String(i + 1));
+}
+
+/** YYYY-MM-DD from the usual date spellings ("2017-10-15T…", "2017:10:15 10:00:00", "20171015"), or null. */
+export function normalizeDate(value: string | undefined | null): string | null {
+  if (!value) return null;
+  const match = /^\s*(\d{4})[-:/]?(\d{2})[-:/]?(\d{2})(?!\d)/.exec(value);
+  if (!match) return null;
+  const [, y, m, d] = match;
+  const year = Number(y);
+  const month = Number(m);
+  const day = Number(d);
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return null;
+  return `${y}-${m}-${d}`;
+}
+
+interface GdalMetadata {
+  dataset: Record<string, string>;
+  /** Per band (0-based sample): items without a role, by name. */
+  bands: Map<number, Record<string, string>>;
+  descriptions: Map<number, string>;
+  scales: Map<number, number>;
+  offsets: Map<number, number>;
+  /** Items of other domains, "DOMAIN/NAME" → value (only used to look for dates). */
+  domains: Record<string, string>;
+}
+
+/** Parses GDAL's GDAL_METADATA XML (TIFF tag 42112). Unparseable XML gives empty metadata. */
+export function parseGdalMetadata(xml: string | null): GdalMetadata {
+  const result: GdalMetadata = { dataset: {}, bands: new Map(), descriptions: new Map(), scales: new Map(), offsets: new Map(), domains: {} };
+  if (!xml || xml.trim() === '') return result;
+  let items;
+  try {
+    const doc = new DOMParser({ onError: () => undefined }).parseFromString(xml, 'text/xml');
+    items = doc.getElementsByTagName('Item');
+  } catch {
+    return result;
+  }
+  for (let i = 0; i < items.length; i++) {
+    const item = items.item(i);
+    if (!item) continue;
+    const name = item.getAttribute('name') ?? '';
+    const value = item.textContent ?? '';
+    const sampleAttr = item.getAttribute('sample');
+    const role = item.getAttribute('role');
+    const domain = item.getAttribute('domain') ?? '';
+    if (name === '') continue;
+    if (domain !== '') {
+      if (!domain.startsWith('xml:')) result.domains[`${domain}/${name}`] = value;
+      continue;
+    }
+    if (sampleAttr === null) {
+      result.dataset[name] = value;
+      continue;
+    }
+    const sample = Number(sampleAttr);
+    if (!Number.isInteger(sample) || sample < 0) continue;
+    if (role === 'description') result.descriptions.set(sample, value);
+    else if (role === 'scale' && Number.isFinite(Number(value))) result.scales.set(sample, Number(value));
+    else if (role === 'offset' && Number.isFinite(Number(value))) result.offsets.set(sample, Number(value));
+    else if (role === null) {
+      const band = result.bands.get(sample) ?? {};
+      band[name] = value;
+      result.bands.set(sample, band);
+    }
+  }
+  return result;
+}
+
+function sampleTypeOf(ifd: IfdSummary): SampleType {
+  const bits = ifd.bitsPerSample;
+  if (ifd.sampleFormat === 3) return bits === 64 ? 'float64' : 'float32';
+  if (ifd.sampleFormat === 2) return bits === 8 ? 'int8' : bits === 16 ? 'int16' : 'int32';
+  return bits <= 8 ? 'uint8' : bits <= 16 ? 'uint16' : 'uint32';
+}
+
+function tagText(value: unknown): string | null {
+  if (typeof value === 'string') return value.replace(/\0+$/, '');
+  if (value instanceof Uint8Array) return new TextDecoder().decode(value).replace(/\0+$/, '');
+  return null;
+}
+
+function numbers(value: unknown): number[] | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'number') return [value];
+  if (Array.isArray(value) || ArrayBuffer.isView(value)) return Array.from(value as ArrayLike<number>, Number);
+  return null;
+}
+
+/**
+ * GDAL's geotransform from the GeoTIFF tags. PixelIsPoint rasters are shifted by half a pixel so
+ * that the transform maps pixel corners, as GDAL does.
+ */
+function geoTransformOf(file: string, directory: GeoTIFFImage['fileDirectory'], pixelIsPoint: boolean): GeoTransform {
+  const scale = numbers(directory.getValue('ModelPixelScale'));
+  const tiepoints = numbers(directory.getValue('ModelTiepoint'));
+  const matrix = numbers(directory.getValue('ModelTransformation'));
+  let t: GeoTransform | null = null;
+  if (matrix && matrix.length >= 16) {
+    const [a = 0, b = 0, , d = 0, e = 0, f = 0, , h = 0] = matrix;
+    t = [d, a, b, h, e, f];
+  } else if (tiepoints && tiepoints.length >= 6 && scale && scale.length >= 2) {
+    const [i = 0, j = 0, , x = 0, y = 0] = tiepoints;
+    const [sx = 0, sy = 0] = scale;
+    t = [x - i * sx, sx, 0, y + j * sy, 0, -sy];
+  } else if (tiepoints && tiepoints.length >= 12) {
+    throw inputError('SCENE.NO_GEOREFERENCE', `${file} is georeferenced only by ground control points, which orewatch does not support; warp it first (gdalwarp)`, file);
+  }
+  if (!t) {
+    throw inputError('SCENE.NO_GEOREFERENCE', `${file} has no georeferencing (no ModelPixelScale/ModelTiepoint or ModelTransformation tags)`, file);
+  }
+  const determinant = t[1] * t[5] - t[2] * t[4];
+  if (!t.every(Number.isFinite) || determinant === 0) {
+    throw inputError('SCENE.NO_GEOREFERENCE', `${file} has a degenerate geotransform (${t.join(', ')})`, file);
+  }
+  if (pixelIsPoint) {
+    t[0] -= 0.5 * t[1] + 0.5 * t[2];
+    t[3] -= 0.5 * t[4] + 0.5 * t[5];
+  }
+  return t;
+}
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
+  if (exponent === 31) return fraction ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+}
+
+type SampleArray = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array;
+
+/** Unpacks MSB-first bit-packed samples (BitsPerSample not a multiple of 8); rows start on a byte. */
+function unpackBitSamples(bytes: Uint8Array, samplesPerRow: number, rows: number, bits: number): Uint32Array {
+  const out = new Uint32Array(samplesPerRow * rows);
+  const rowBytes = Math.ceil((samplesPerRow * bits) / 8);
+  for (let r = 0; r < rows; r++) {
+    let bitPos = r * rowBytes * 8;
+    const base = r * samplesPerRow;
+    for (let s = 0; s < samplesPerRow; s++) {
+      let value = 0;
+      let remaining = bits;
+      while (remaining > 0) {
+        const byte = bytes[bitPos >>> 3] ?? 0;
+        const offsetInByte = bitPos & 7;
+        const take = Math.min(remaining, 8 - offsetInByte);
+        const chunk = (byte >>> (8 - offsetInByte - take)) & ((1 << take) - 1);
+        value = value * (1 << take) + chunk;
+        remaining -= take;
+        bitPos += take;
+      }
+      out[base + s] = value;
+    }
+  }
+  return out;
+}
+
+/** In-place YCbCr → RGB (JFIF / ITU-R BT.601 full range), as libjpeg converts JPEG-in-TIFF. */
+function ycbcrToRgb(pixels: Uint8Array): void {
+  const clamp = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
+  for (let i = 0; i + 2 < pixels.length; i += 3) {
+    const y = pixels[i] ?? 0;
+    const cb = (pixels[i + 1] ?? 0) - 128;
+    const cr = (pixels[i + 2] ?? 0) - 128;
+    pixels[i] = clamp(y + 1.402 * cr);
+    pixels[i + 1] = clamp(y - 0.344136 * cb - 0.714136 * cr);
+    pixels[i + 2] = clamp(y + 1.772 * cb);
+  }
+}
+
+/** Runs `tasks` with at most `limit` in flight. */
+async function runLimited(tasks: (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, tasks.length) }, async () => {
+    while (next < tasks.length) {
+      const task = tasks[next++];
+      if (task) await task();
+    }
+  });
+  await Promise.all(workers);
+}
+
+/** An open GeoTIFF: its description and a window reader. */
+export class TiffScene {
+  private constructor(
+    readonly info: SceneInfo,
+    private readonly source: ByteSource,
+    private readonly levels: ImageLevel[],
+    /** Nodata as compared with raw values (float32 files: rounded to float32, as GDAL does). */
+    private readonly nodataRaw: number | null,
+  ) {}
+
+  /** Bytes read from disk or network so far. */
+  get bytesRead(): number {
+    return this.source.bytesRead;
+  }
+
+  /**
+   * Opens and checks a GeoTIFF (path or http(s) URL) and reads its header, tags and georeferencing.
+   * @throws OrewatchError input errors naming the file (see guard.ts, resolveBandNames, crs.ts),
+   *   SCENE.NOT_FOUND, transient SCENE.NETWORK.
+   */
+  static async open(uri: string, options: OpenTiffOptions = {}): Promise<TiffScene> {
+    await registerOrewatchDecoders();
+    const source = await openByteSource(uri, options);
+    try {
+      return await TiffScene.build(uri, source, options);
+    } catch (error) {
+      await source.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private static async build(uri: string, source: ByteSource, options: OpenTiffOptions): Promise<TiffScene> {
+    const summary = await guardTiff(source, uri);
+    const adapter = new GeotiffSourceAdapter(source);
+    const tiff = await GeoTIFF.fromSource(adapter as unknown as Parameters<typeof GeoTIFF.fromSource>[0]);
+    const images: GeoTIFFImage[] = [];
+    for (let i = 0; i < summary.ifdCount; i++) images.push(await tiff.getImage(i));
+    const main = images[0];
+    const mainIfd = summary.ifds[0];
+    if (!main || !mainIfd) throw inputError('SCENE.CORRUPT', `${uri} contains no image`, uri);
+    const directory = main.fileDirectory;
+
+    // Georeferencing.
+    let geoKeys: Record<string, unknown> | null;
+    try {
+      geoKeys = main.getGeoKeys() as Record<string, unknown> | null;
+    } catch (error) {
+      throw inputError('SCENE.NO_GEOREFERENCE', `${uri} has GeoKeys that cannot be read (${(error as Error).message})`, uri, error);
+    }
+    const pixelIsPoint = geoKeys?.GTRasterTypeGeoKey === 2;
+    const transform = geoTransformOf(uri, directory, pixelIsPoint);
+    if (!geoKeys || Object.keys(geoKeys).length === 0) {
+      throw inputError('SCENE.NO_GEOREFERENCE', `${uri} has a geotransform but no CRS (no GeoKeyDirectory tag)`, uri);
+    }
+    const crs: Crs = crsFromGeoKeys(geoKeys, uri);
+
+    // GDAL metadata, nodata, date.
+    const metadataXml = directory.hasTag('GDAL_METADATA') ? tagText(await directory.loadValue('GDAL_METADATA')) : null;
+    const gdal = parseGdalMetadata(metadataXml);
+    const bandCount = mainIfd.samplesPerPixel;
+    const descriptions = Array.from({ length: bandCount }, (_, i) => gdal.descriptions.get(i) ?? null);
+    const bands = resolveBandNames(uri, bandCount, descriptions, options.bandNames);
+    const metadata: Record<string, string> = { ...gdal.dataset };
+    for (const [sample, items] of gdal.bands) {
+      const bandName = bands[sample];
+      if (bandName === undefined) continue;
+      for (const [name, value] of Object.entries(items)) metadata[`${name}:${bandName}`] = value;
+    }
+    const nodataText = directory.hasTag('GDAL_NODATA') ? tagText(await directory.loadValue('GDAL_NODATA')) : null;
+    const nodata = parseNodata(nodataText);
+    const sampleType = sampleTypeOf(mainIfd);
+    const nodataRaw = nodata === null ? null : sampleType === 'float32' ? Math.fround(nodata) : nodata;
+    const datetimeTag = directory.hasTag(TIFF_DATETIME_TAG) ? tagText(await directory.loadValue(TIFF_DATETIME_TAG)) : null;
+    const acquisitionDate = normalizeDate(gdal.dataset.ACQUISITION_DATE)
+      ?? normalizeDate(gdal.dataset.SENSING_DATE)
+      ?? normalizeDate(gdal.dataset.DATATAKE_1_DATATAKE_SENSING_START)
+      ?? normalizeDate(gdal.domains['IMAGERY/ACQUISITIONDATETIME'])
+      ?? normalizeDate(datetimeTag);
+
+    // Images: the first IFD, its overviews (reduced resolution) and transparency masks.
+    const isMask = (ifd: IfdSummary): boolean => (ifd.newSubfileType & 4) !== 0;
+    const isOverview = (ifd: IfdSummary): boolean => (ifd.newSubfileType & 1) !== 0 && !isMask(ifd);
+    const level = async (ifd: IfdSummary, image: GeoTIFFImage): Promise<ImageLevel> => ({
+      ifd,
+      decoder: await TiffScene.decoderFor(uri, ifd, image, summary.littleEndian),
+      ycbcr: ifd.compression === 7 && ifd.photometric === 6 && ifd.samplesPerPixel === 3 && ifd.planarConfiguration === 1,
+      mask: null,
+    });
+    if (mainIfd.photometric === 6 && mainIfd.compression !== 7) {
+      throw inputError('SCENE.UNSUPPORTED_FORMAT', `${uri} stores YCbCr pixels without JPEG compression, which orewatch cannot read`, uri);
+    }
+    const levels: ImageLevel[] = [await level(mainIfd, main)];
+    const overviewIfds = summary.ifds.filter((ifd) => ifd.index > 0 && isOverview(ifd)
+      && ifd.samplesPerPixel === mainIfd.samplesPerPixel && ifd.bitsPerSample === mainIfd.bitsPerSample
+      && ifd.sampleFormat === mainIfd.sampleFormat && ifd.width < mainIfd.width);
+    overviewIfds.sort((a, b) => b.width - a.width);
+    for (const ifd of overviewIfds) {
+      const image = images[ifd.index];
+      if (image) levels.push(await level(ifd, image));
+    }
+    const masks = summary.ifds.filter((ifd) => isMask(ifd) && ifd.samplesPerPixel === 1 && ifd.sampleFormat === 1 && ifd.bitsPerSample <= 8);
+    for (const target of levels) {
+      const wantOverview = target.ifd.index !== 0;
+      const maskIfd = masks.find((m) => ((m.newSubfileType & 1) !== 0) === wantOverview && m.width === target.ifd.width && m.height === target.ifd.height);
+      const maskImage = maskIfd ? images[maskIfd.index] : undefined;
+      if (maskIfd && maskImage) target.mask = await level(maskIfd, maskImage);
+    }
+
+    const info: SceneInfo = {
+      uri,
+      grid: { width: mainIfd.width, height: mainIfd.height, crs, transform },
+      bands,
+      sampleType,
+      nodata,
+      scales: Array.from({ length: bandCount }, (_, i) => gdal.scales.get(i) ?? null),
+      offsets: Array.from({ length: bandCount }, (_, i) => gdal.offsets.get(i) ?? null),
+      acquisitionDate,
+      metadata,
+      overviews: levels.slice(1).map((l) => ({ width: l.ifd.width, height: l.ifd.height })),
+      byteLength: source.size,
+    };
+    return new TiffScene(info, source, levels, nodataRaw);
+  }
+
+  private static async decoderFor(file: string, ifd: IfdSummary, image: GeoTIFFImage, littleEndian: boolean): Promise<BaseDecoder> {
+    const directory = image.fileDirectory;
+    const params: BlockDecoderParameters = {
+      tileWidth: ifd.blockWidth,
+      tileHeight: ifd.blockHeight,
+      planarConfiguration: ifd.planarConfiguration,
+      bitsPerSample: Array.from({ length: ifd.samplesPerPixel }, () => ifd.bitsPerSample),
+      samplesPerPixel: ifd.samplesPerPixel,
+      predictor: ifd.predictor,
+      sampleFormat: ifd.sampleFormat,
+      littleEndian,
+      maxDecodedBytes: ifd.maxBlockBytes + BLOCK_SLACK_BYTES,
+      file,
+    };
+    if (ifd.compression === 7 && directory.hasTag('JPEGTables')) {
+      params.JPEGTables = (await directory.loadValue('JPEGTables')) as Uint8Array;
+    }
+    if (ifd.compression === 34887 && directory.hasTag('LercParameters')) {
+      params.LercParameters = (await directory.loadValue('LercParameters')) as ArrayLike<number>;
+    }
+    return createBlockDecoder(ifd.compression, params);
+  }
+
+  /**
+   * Reads a window of the full-resolution image (overview null) or of overview `overview`, in
+   * that image's pixel coordinates. Pixels outside the image are invalid and hold the nodata
+   * value (0 when there is none).
+   * @param bandIndices 0-based bands to return, in the order wanted.
+   * @returns one Float32Array of window.width × window.height values (row-major) per band, and
+   *   `valid` (1 where every returned band has data and the mask, if any, is set).
+   */
+  async readWindow(window: PixelWindow, bandIndices: number[], overview: number | null = null): Promise<RawWindow> {
+    const level = this.levels[overview === null ? 0 : overview + 1];
+    if (!level) {
+      throw inputError('SCENE.UNKNOWN_OVERVIEW', `${this.info.uri} has ${this.levels.length - 1} overview(s); overview ${overview} does not exist`, this.info.uri);
+    }
+    const fill = this.info.nodata ?? 0;
+    const { values, inside } = await this.readLevel(level, window, bandIndices, fill);
+    const valid = inside;
+    const nodata = this.nodataRaw;
+    for (const band of values.bandsRaw) {
+      for (let i = 0; i < valid.length; i++) {
+        if (valid[i] === 0) continue;
+        const v = band[i] as number;
+        if (v !== v || v === nodata) valid[i] = 0;
+      }
+    }
+    if (level.mask) {
+      const mask = await this.readLevel(level.mask, window, [0], 0);
+      const maskValues = mask.values.bandsRaw[0];
+      if (maskValues) {
+        for (let i = 0; i < valid.length; i++) if (maskValues[i] === 0) valid[i] = 0;
+      }
+    }
+    return { bands: values.out, valid };
+  }
+
+  /**
+   * Window of one image level: Float32 output per band plus, for exact nodata tests, the raw
+   * values (a Float64Array only for 32-bit integer and float64 data, where Float32 rounds).
+   */
+  private async readLevel(level: ImageLevel, window: PixelWindow, bandIndices: number[], fill: number):
+  Promise<{ values: { out: Float32Array[]; bandsRaw: ArrayLike<number>[] }; inside: Uint8Array }> {
+    const { ifd } = level;
+    const size = window.width * window.height;
+    // Float32 holds 8/16-bit integers and float32 exactly; 32-bit integers and float64 need more.
+    const exactNeedsF64 = ifd.bitsPerSample === 64 || (ifd.sampleFormat !== 3 && ifd.bitsPerSample > 24);
+    const out = bandIndices.map(() => new Float32Array(size).fill(fill));
+    const raw: (Float32Array | Float64Array)[] = exactNeedsF64 ? bandIndices.map(() => new Float64Array(size).fill(fill)) : out;
+    const inside = new Uint8Array(size);
+    const c0 = Math.max(0, window.col);
+    const r0 = Math.max(0, window.row);
+    const c1 = Math.min(ifd.width, window.col + window.width);
+    const r1 = Math.min(ifd.height, window.row + window.height);
+    if (c0 >= c1 || r0 >= r1) return { values: { out, bandsRaw: raw }, inside };
+    for (let r = r0; r < r1; r++) inside.fill(1, (r - window.row) * window.width + (c0 - window.col), (r - window.row) * window.width + (c1 - window.col));
+
+    const bw = ifd.blockWidth;
+    const bh = ifd.blockHeight;
+    const blocksPerBand = ifd.blocksAcross * ifd.blocksDown;
+    const tasks: (() => Promise<void>)[] = [];
+    for (let ty = Math.floor(r0 / bh); ty <= Math.floor((r1 - 1) / bh); ty++) {
+      for (let tx = Math.floor(c0 / bw); tx <= Math.floor((c1 - 1) / bw); tx++) {
+        const targets = bandIndices.map((band, outIndex) => ({ band, outIndex }));
+        if (ifd.planarConfiguration === 1) {
+          tasks.push(() => this.copyBlock(level, ty * ifd.blocksAcross + tx, tx, ty, targets.map((t) => ({ sample: t.band, outIndex: t.outIndex })), window, out, raw, exactNeedsF64));
+        } else {
+          for (const t of targets) {
+            tasks.push(() => this.copyBlock(level, t.band * blocksPerBand + ty * ifd.blocksAcross + tx, tx, ty, [{ sample: 0, outIndex: t.outIndex }], window, out, raw, exactNeedsF64));
+          }
+        }
+      }
+    }
+    await runLimited(tasks, 4);
+    return { values: { out, bandsRaw: raw }, inside };
+  }
+
+  private async copyBlock(
+    level: ImageLevel,
+    blockIndex: number,
+    tx: number,
+    ty: number,
+    targets: { sample: number; outIndex: number }[],
+    window: PixelWindow,
+    out: Float32Array[],
+    raw: (Float32Array | Float64Array)[],
+    writeRaw: boolean,
+  ): Promise<void> {
+    const { ifd } = level;
+    const file = this.info.uri;
+    const bw = ifd.blockWidth;
+    let blockRow0 = ty * ifd.blockHeight;
+    const blockCol0 = tx * bw;
+    let rowsInBlock = ifd.tiled ? ifd.blockHeight : Math.min(ifd.blockHeight, ifd.height - blockRow0);
+    const samplesPerPixel = ifd.planarConfiguration === 2 ? 1 : ifd.samplesPerPixel;
+    const rowBytes = Math.ceil((bw * samplesPerPixel * ifd.bitsPerSample) / 8);
+    const byteCount = ifd.blockByteCounts[blockIndex] ?? 0;
+    if (byteCount === 0) return; // sparse block: keeps the fill value, as GDAL does
+    let offset = ifd.blockOffsets[blockIndex] ?? 0;
+    let length = byteCount;
+    if (ifd.compression === 1) {
+      // Uncompressed rows can be read on their own (the predictor works row by row too): a
+      // window of a single-strip scene then costs its rows, not the whole strip.
+      const first = Math.max(window.row, blockRow0) - blockRow0;
+      const last = Math.min(window.row + window.height, blockRow0 + rowsInBlock) - blockRow0;
+      offset += first * rowBytes;
+      length = Math.min(byteCount - first * rowBytes, (last - first) * rowBytes);
+      blockRow0 += first;
+      rowsInBlock = last - first;
+      if (length < rowsInBlock * rowBytes) {
+        throw inputError('SCENE.CORRUPT_BLOCK', `${file}: block ${blockIndex} of IFD #${ifd.index} holds ${byteCount} bytes, too few for its rows`, file);
+      }
+    }
+    const stored = await this.source.read(offset, length);
+    if (stored.length < length) {
+      throw inputError('SCENE.TRUNCATED', `${file} is truncated: block ${blockIndex} of IFD #${ifd.index} ends past the end of the file`, file);
+    }
+    let decoded: Uint8Array;
+    try {
+      decoded = new Uint8Array(await level.decoder.decode(new Uint8Array(stored).buffer));
+    } catch (error) {
+      if (error instanceof OrewatchError) throw error;
+      throw inputError('SCENE.CORRUPT_BLOCK', `${file}: block ${blockIndex} of IFD #${ifd.index} cannot be decoded (${(error as Error).message})`, file, error);
+    }
+    if (decoded.length < rowBytes * rowsInBlock) {
+      throw inputError('SCENE.CORRUPT_BLOCK', `${file}: block ${blockIndex} of IFD #${ifd.index} decodes to ${decoded.length} bytes, expected ${rowBytes * rowsInBlock}`, file);
+    }
+    const values = this.sampleView(level, decoded, rowsInBlock);
+    const r0 = Math.max(window.row, blockRow0);
+    const r1 = Math.min(window.row + window.height, blockRow0 + rowsInBlock, ifd.height);
+    const c0 = Math.max(window.col, blockCol0);
+    const c1 = Math.min(window.col + window.width, blockCol0 + bw, ifd.width);
+    for (const { sample, outIndex } of targets) {
+      const dst = out[outIndex] as Float32Array;
+      const dstRaw = raw[outIndex] as Float32Array | Float64Array;
+      for (let r = r0; r < r1; r++) {
+        let src = ((r - blockRow0) * bw + (c0 - blockCol0)) * samplesPerPixel + sample;
+        let at = (r - window.row) * window.width + (c0 - window.col);
+        for (let c = c0; c < c1; c++, at++, src += samplesPerPixel) {
+          const v = values[src] as number;
+          dst[at] = v;
+          if (writeRaw) dstRaw[at] = v;
+        }
+      }
+    }
+  }
+
+  /** Typed view of a decoded (little-endian) block's samples, [row][column][sample]. */
+  private sampleView(level: ImageLevel, decoded: Uint8Array, rows: number): SampleArray {
+    const { ifd } = level;
+    const bits = ifd.bitsPerSample;
+    const samplesPerPixel = ifd.planarConfiguration === 2 ? 1 : ifd.samplesPerPixel;
+    const count = ifd.blockWidth * samplesPerPixel * rows;
+    if (bits % 8 !== 0) return unpackBitSamples(decoded, ifd.blockWidth * samplesPerPixel, rows, bits);
+    const bytes = decoded.byteOffset % 8 === 0 ? decoded : new Uint8Array(decoded);
+    const buffer = bytes.buffer;
+    const at = bytes.byteOffset;
+    if (bits === 8) {
+      if (ifd.sampleFormat === 2) return new Int8Array(buffer, at, count);
+      const pixels = new Uint8Array(buffer, at, count);
+      if (level.ycbcr) ycbcrToRgb(pixels);
+      return pixels;
+    }
+    if (bits === 16) {
+      if (ifd.sampleFormat === 3) {
+        const halves = new Uint16Array(buffer, at, count);
+        const floats = new Float32Array(count);
+        for (let i = 0; i < count; i++) floats[i] = halfToFloat(halves[i] as number);
+        return floats;
+      }
+      return ifd.sampleFormat === 2 ? new Int16Array(buffer, at, count) : new Uint16Array(buffer, at, count);
+    }
+    if (bits === 32) {
+      if (ifd.sampleFormat === 3) return new Float32Array(buffer, at, count);
+      return ifd.sampleFormat === 2 ? new Int32Array(buffer, at, count) : new Uint32Array(buffer, at, count);
+    }
+    return new Float64Array(buffer, at, count);
+  }
+
+  async close(): Promise<void> {
+    await this.source.close();
+  }
+}
+
+/** GDAL_NODATA text → number ("nan" → NaN), or null when absent or unparseable. */
+export function parseNodata(text: string | null): number | null {
+  if (text === null) return null;
+  const trimmed = text.trim().toLowerCase();
+  if (trimmed === '') return null;
+  if (trimmed === 'nan' || trimmed === '-nan') return Number.NaN;
+  if (trimmed === 'inf' || trimmed === '+inf') return Number.POSITIVE_INFINITY;
+  if (trimmed === '-inf') return Number.NEGATIVE_INFINITY;
+  const value = Number(trimmed);
+  return Number.isNaN(value) ? null : value;
+}
