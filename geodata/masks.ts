@@ -42,13 +42,17 @@ export interface MaskBands {
  * Thresholds of the own cloud/shadow/haze test (reflectance units). Documented with their reason:
  * - cloudBlue 0.18: clouds are bright in blue (REMOTE-SENSING.md: > ~0.2); 0.18 catches thick
  *   edges; whiteness keeps bright red soil and tailings (blue ≪ red) out.
- * - cloudWhiteness 0.25: max |band − mean| / mean over blue, green, red; clouds are flat.
+ * - cloudWhiteness 0.25: max |band − mean| / mean over blue, green, red and NIR; clouds are flat
+ *   from the visible to the near infrared (bright soil and tailings are not: NIR ≫ blue).
  * - cloudDeltaBlue 0.08: and brighter in blue than the other date by this much. Bright roofs,
  *   concrete and dry soils are bright and flat too, but on both dates; a cloud is there once.
  *   (A pixel bright and white on both dates is cloudy on both only if both are overcast there —
  *   thickCloudBlue 0.35 catches that case: few land surfaces are that bright in blue.)
  * - hazeDeltaHot 0.035: increase of the haze-optimized transform HOT = blue − 0.5·red − 0.08
- *   from the other date; thin cloud and haze raise blue far more than red.
+ *   from the other date; thin cloud and haze raise blue far more than red. Haze is path
+ *   radiance, which falls with wavelength, so the rise must also be larger in blue than in red
+ *   and (with SWIR) SWIR1 must rise less than half as much as blue. New bright tailings and
+ *   bare soil raise blue too, but red and SWIR more.
  * - minPatchPx 12: clouds, haze and cloud shadows are extended; flagged patches smaller than
  *   this (8-connected) are single roofs, cars, glints — real surfaces — and are not masked.
  * - shadowRatio 0.7 / shadowSpread 2.2: every band at most 0.7× the other date, and the band
@@ -121,14 +125,16 @@ export function detectCloudsAndShadows(target: MaskBands, other: MaskBands, widt
   for (let i = 0; i < n; i++) {
     if (mask[i] !== MASK_CLEAR) continue;
     const b = target.blue[i], g = target.green[i], r = target.red[i], nir = target.nir[i];
-    const mean = (b + g + r) / 3;
-    const whiteness = mean > 0 ? Math.max(Math.abs(b - mean), Math.abs(g - mean), Math.abs(r - mean)) / mean : 1;
+    const mean = (b + g + r + nir) / 4;
+    const whiteness = mean > 0 ? Math.max(Math.abs(b - mean), Math.abs(g - mean), Math.abs(r - mean), Math.abs(nir - mean)) / mean : 1;
     const ob = other.blue[i], or = other.red[i];
     if (whiteness < t.cloudWhiteness && (b > t.thickCloudBlue || (b > t.cloudBlue && b - ob * baseline.ratios[0] > t.cloudDeltaBlue))) {
       mask[i] = MASK_CLOUD;
       continue;
     }
-    if (hot(b, r) - hot(ob, or) - baseline.deltaHot > t.hazeDeltaHot) {
+    const dBlue = b - ob * baseline.ratios[0], dRed = r - or * baseline.ratios[2];
+    const dSwir = target.swir1 && other.swir1 ? target.swir1[i] - other.swir1[i] * baseline.ratios[4] : 0;
+    if (hot(b, r) - hot(ob, or) - baseline.deltaHot > t.hazeDeltaHot && dBlue > dRed && dSwir < 0.5 * dBlue) {
       mask[i] = MASK_HAZE;
       continue;
     }

@@ -43,7 +43,7 @@ function scalingFor(info: SceneInfo, index: number, name: string): { scale: numb
   const offset = info.offsets[index];
   if (scale !== null && scale !== undefined) return { scale, offset: offset ?? 0 };
   if (info.sampleType === 'float32' || info.sampleType === 'float64') return { scale: 1, offset: 0 };
-  const boa = info.metadata[`BOA_ADD_OFFSET_${name}`] ?? info.metadata.BOA_ADD_OFFSET;
+  const boa = info.metadata[`BOA_ADD_OFFSET:${name}`] ?? info.metadata[`BOA_ADD_OFFSET_${name}`] ?? info.metadata.BOA_ADD_OFFSET;
   const add = boa !== undefined && Number.isFinite(Number(boa)) ? Number(boa) : 0;
   return { scale: 1 / 10000, offset: add / 10000 };
 }

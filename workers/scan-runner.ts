@@ -171,7 +171,8 @@ export async function runScan(options: ScanOptions, detector: Detector, progress
     const t3 = performance.now();
     // Components a little under the MMU by pixel count may still reach it by area on lat/lon grids.
     const minPixels = Math.max(1, Math.floor(((rules.mmuHa * 10_000) / pixelAreaM2(grid)) * 0.8));
-    sites = sitesFromComponents(accumulator.finish({ minPixels }), grid, detector.kinds, rules.mmuHa);
+    // Holes below the MMU (a pond or bench inside a pit) belong to the site.
+    sites = sitesFromComponents(accumulator.finish({ minPixels, fillHolesSmallerThan: minPixels }), grid, detector.kinds, rules.mmuHa);
     lap('vectorize', t3);
   } finally {
     await Promise.all([prep.before.close(), prep.after.close()]);

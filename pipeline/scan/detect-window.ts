@@ -3,9 +3,12 @@
  * context, converts to reflectance, masks nodata, cloud, shadow and haze (SCL when present, else
  * the own test), runs the detector and returns the change mask of the window proper.
  *
- * A change pixel is a pixel of a mining kind with probability ≥ the detector's threshold that
- * survives a 3×3 morphological opening (with the site's edge restored within 2 px): lines one or
- * two pixels wide — new roads, field margins, misregistered edges — vanish, blobs stay whole.
+ * Change pixels are found by hysteresis, as edges are in Canny's detector: a site is a connected
+ * region of pixels of a mining kind with probability ≥ half the detector's threshold ("support")
+ * that contains a core — pixels at or above the threshold that survive a 3×3 morphological
+ * opening. Support pixels are opened too (with the site's edge restored within 2 px), so lines one
+ * or two pixels wide — new roads, field margins, misregistered edges — vanish while blobs stay
+ * whole. Core pixels carry CORE_BIT in the mask; the site stage keeps only sites with a core.
  */
 import { dilateMask, erodeMask } from '../../geodata/vectorize.js';
 import { detectCloudsAndShadows, estimateMaskBaseline, maskFromScl, MASK_CLEAR, MASK_NAMES, type MaskBands, type MaskBaseline } from '../../geodata/masks.js';
@@ -26,6 +29,12 @@ export interface PairPlan {
 
 /** Pixels of context read around each window, for the cloud dilation and the opening. */
 export const HALO_PX = 4;
+
+/** Set in the mask on core pixels (kind codes stay below it). */
+export const CORE_BIT = 0x80;
+
+/** Support threshold as a share of the detector's threshold (hysteresis). */
+export const SUPPORT_SHARE = 0.5;
 
 export interface WindowResult {
   window: PixelWindow;
@@ -105,12 +114,16 @@ export async function detectWindow(plan: PairPlan, window: PixelWindow, detector
   const px = await readPairPixels(plan, outer);
   const out = await detector.detect({ width: outer.width, height: outer.height, before: px.before, after: px.after, clear: px.clear }, calibration);
   const w = outer.width, h = outer.height;
-  const change = new Uint8Array(w * h);
+  const support = new Uint8Array(w * h);
+  const high = new Uint8Array(w * h);
+  const low = detector.threshold * SUPPORT_SHARE;
   for (let i = 0; i < w * h; i++) {
-    if (px.clear[i] && out.prob[i] >= detector.threshold && detector.miningKinds.includes(out.kind[i])) change[i] = 1;
+    if (!px.clear[i] || !detector.miningKinds.includes(out.kind[i])) continue;
+    if (out.prob[i] >= low) support[i] = 1;
+    if (out.prob[i] >= detector.threshold) high[i] = 1;
   }
-  const opened = dilateMask(erodeMask(change, w, h, 1), w, h, 1);
-  const restored = dilateMask(opened, w, h, 2);
+  const restored = dilateMask(dilateMask(erodeMask(support, w, h, 1), w, h, 1), w, h, 2);
+  const core = dilateMask(erodeMask(high, w, h, 1), w, h, 1);
   const mask = new Uint8Array(window.width * window.height);
   const prob = new Float32Array(window.width * window.height);
   const maskCounts: Record<string, number> = Object.fromEntries(MASK_NAMES.map((m) => [m, 0]));
@@ -121,8 +134,8 @@ export async function detectWindow(plan: PairPlan, window: PixelWindow, detector
       const o = (y + dy) * w + (x + dx), i = y * window.width + x;
       maskCounts[MASK_NAMES[px.maskClass[o]]]++;
       prob[i] = out.prob[o];
-      if (change[o] && restored[o]) {
-        mask[i] = out.kind[o];
+      if (support[o] && restored[o]) {
+        mask[i] = out.kind[o] | (core[o] ? CORE_BIT : 0);
         changePixels++;
       }
     }

@@ -10,6 +10,7 @@ import { pixelToCrs } from '../../geodata/pair.js';
 import type { Grid } from '../../geodata/types.js';
 import { toGeoPolygons, type ChangeComponent } from '../../geodata/vectorize.js';
 import type { ChangeSite } from '../types.js';
+import { CORE_BIT } from './detect-window.js';
 
 /** Pixel area in m² of a grid, measured at its centre (exact for projected grids). */
 export function pixelAreaM2(grid: Grid): number {
@@ -22,6 +23,9 @@ export function pixelAreaM2(grid: Grid): number {
   return dLat * mPerDegLat * dLon * mPerDegLon;
 }
 
+/** A site needs at least one 3×3 block of core pixels (see detect-window's hysteresis). */
+export const MIN_CORE_PX = 9;
+
 export function sitesFromComponents(components: ChangeComponent[], grid: Grid, kindNames: Readonly<Record<number, string>>, mmuHa: number): ChangeSite[] {
   const toLonLat = createTransform(grid.crs, WGS84);
   const pixelToLonLat = (col: number, row: number): [number, number] => {
@@ -30,11 +34,18 @@ export function sitesFromComponents(components: ChangeComponent[], grid: Grid, k
   };
   const sites: ChangeSite[] = [];
   for (const component of components) {
+    const counts = new Map<number, number>();
+    let corePx = 0;
+    for (const [code, count] of Object.entries(component.kindCounts) as [string, number][]) {
+      const k = Number(code);
+      if (k & CORE_BIT) corePx += count;
+      counts.set(k & ~CORE_BIT, (counts.get(k & ~CORE_BIT) ?? 0) + count);
+    }
+    if (corePx < MIN_CORE_PX) continue;
     const geometry = toGeoPolygons(component, pixelToLonLat);
     const siteHa = areaHa(geometry);
     if (siteHa < mmuHa) continue;
-    const counts = Object.entries(component.kindCounts) as [string, number][];
-    const total = counts.reduce((a, [, b]) => a + b, 0) || 1;
+    const total = [...counts.values()].reduce((a, b) => a + b, 0) || 1;
     const kindShares: Record<string, number> = {};
     let dominant = 'change', best = -1;
     for (const [code, count] of counts) {
