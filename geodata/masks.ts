@@ -89,10 +89,14 @@ export interface MaskBaseline {
 
 export const NO_BASELINE: MaskBaseline = { deltaHot: 0, ratios: [1, 1, 1, 1, 1] };
 
+/** Median of at most 50,000 evenly strided values: ample for a robust scene statistic. */
 function medianOf(values: number[]): number {
   if (values.length === 0) return Number.NaN;
-  const sorted = Float64Array.from(values).sort();
-  return sorted[sorted.length >> 1];
+  const step = Math.max(1, Math.floor(values.length / 50_000));
+  const picked = new Float64Array(Math.ceil(values.length / step));
+  for (let i = 0, k = 0; i < values.length; i += step) picked[k++] = values[i];
+  picked.sort();
+  return picked[picked.length >> 1];
 }
 
 /** Baseline of `target` against `other` from sampled pixels (valid in both dates). */

@@ -16,7 +16,7 @@ import { createChangeAccumulator } from '../geodata/vectorize.js';
 import type { Detector } from '../models/detector.js';
 import { commonBands, planBands } from '../pipeline/bands.js';
 import { classifySite, createRuleIndex, jurisdictionOf } from '../pipeline/rules.js';
-import { detectWindow, estimateMaskBaselines, planWindows, sampleForCalibration, type PairPlan } from '../pipeline/scan/detect-window.js';
+import { detectWindow, planWindows, samplePair, type PairPlan } from '../pipeline/scan/detect-window.js';
 import { pixelAreaM2, sitesFromComponents } from '../pipeline/scan/sites.js';
 import { alertsToGeoJson } from '../pipeline/alerts-geojson.js';
 import { saveScan, type LayerRef, type SaveScanResult, type ScanFinding } from '../pipeline/store/alert-store.js';
@@ -155,8 +155,7 @@ export async function runScan(options: ScanOptions, detector: Detector, progress
   let sites: ChangeSite[];
   try {
     const t1 = performance.now();
-    if (!plan.before.scl || !plan.after.scl) plan.maskBaseline = await estimateMaskBaselines(plan);
-    const calibration = detector.calibrate(await sampleForCalibration(plan));
+    const calibration = detector.calibrate(await samplePair(plan));
     lap('calibrate', t1);
     const accumulator = createChangeAccumulator(grid.width, grid.height);
     let done = 0;

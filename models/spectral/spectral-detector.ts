@@ -79,8 +79,12 @@ export interface SpectralCalibration extends Calibration {
 
 const BANDS: CanonicalBand[] = ['blue', 'green', 'red', 'nir', 'swir1', 'swir2'];
 
+/** Median of at most 50,000 evenly strided values (robust statistics need no more). */
 function median(values: Float64Array | number[]): number {
-  const sorted = Float64Array.from(values).sort();
+  const step = Math.max(1, Math.floor(values.length / 50_000));
+  const sorted = new Float64Array(Math.ceil(values.length / step));
+  for (let i = 0, k = 0; i < values.length; i += step) sorted[k++] = values[i];
+  sorted.sort();
   if (sorted.length === 0) return 0;
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
@@ -124,45 +128,46 @@ export function createSpectralDetector(options: SpectralDetectorOptions = {}): D
   const t = { ...SPECTRAL_THRESHOLDS, ...options.thresholds };
 
   function calibrate(samples: DetectorSample[]): SpectralCalibration {
-    // Collect clear pixels of both dates.
-    const rows: { b: Partial<Record<CanonicalBand, number>>; a: Partial<Record<CanonicalBand, number>> }[] = [];
-    for (const s of samples) {
-      for (let i = 0; i < s.length; i++) {
-        if (!s.clear[i]) continue;
-        const b: Partial<Record<CanonicalBand, number>> = {};
-        const a: Partial<Record<CanonicalBand, number>> = {};
-        for (const band of BANDS) {
-          const bb = s.before[band], aa = s.after[band];
-          if (bb && aa) { b[band] = bb[i]; a[band] = aa[i]; }
-        }
-        rows.push({ b, a });
+    // Clear pixels of both dates, one typed array per band and date.
+    const present = BANDS.filter((band) => samples.length > 0 && samples.every((x) => x.before[band] && x.after[band]));
+    const total = samples.reduce((a, x) => a + x.clear.reduce((c, v) => c + v, 0), 0);
+    if (total < 100 || !present.includes('nir') || !present.includes('red')) return { fits: {}, pseudoInvariantPixels: total };
+    const before: Partial<Record<CanonicalBand, Float64Array>> = {};
+    const after: Partial<Record<CanonicalBand, Float64Array>> = {};
+    for (const band of present) { before[band] = new Float64Array(total); after[band] = new Float64Array(total); }
+    let o = 0;
+    for (const x of samples) {
+      for (let i = 0; i < x.length; i++) {
+        if (!x.clear[i]) continue;
+        for (const band of present) { before[band]![o] = x.before[band]![i]; after[band]![o] = x.after[band]![i]; }
+        o++;
       }
     }
-    const present = BANDS.filter((band) => rows.length > 0 && rows[0].b[band] !== undefined);
-    if (rows.length < 100) return { fits: {}, pseudoInvariantPixels: rows.length };
     // Pseudo-invariant pixels: NDVI change and every band's log-ratio within 2 robust sigmas.
-    const dN = Float64Array.from(rows, (r) => ndvi(r.a.nir!, r.a.red!) - ndvi(r.b.nir!, r.b.red!));
+    const bN = before.nir!, bR = before.red!, aN = after.nir!, aR = after.red!;
+    const dN = new Float64Array(total);
+    for (let i = 0; i < total; i++) dN[i] = ndvi(aN[i], aR[i]) - ndvi(bN[i], bR[i]);
     const dNr = robust(dN);
-    const logRatios = present.map((band) => {
-      const lr = Float64Array.from(rows, (r) => Math.log(Math.max(r.a[band]!, 1e-3) / Math.max(r.b[band]!, 1e-3)));
-      return { lr, stat: robust(lr) };
-    });
-    const pif: number[] = [];
-    for (let i = 0; i < rows.length; i++) {
-      if (Math.abs(dN[i] - dNr.center) > 2 * dNr.sigma) continue;
-      if (logRatios.some(({ lr, stat }) => Math.abs(lr[i] - stat.center) > 2 * stat.sigma)) continue;
-      pif.push(i);
+    const keep = new Uint8Array(total);
+    for (let i = 0; i < total; i++) keep[i] = Math.abs(dN[i] - dNr.center) <= 2 * dNr.sigma ? 1 : 0;
+    for (const band of present) {
+      const lr = new Float64Array(total);
+      for (let i = 0; i < total; i++) lr[i] = Math.log(Math.max(after[band]![i], 1e-3) / Math.max(before[band]![i], 1e-3));
+      const stat = robust(lr);
+      for (let i = 0; i < total; i++) if (Math.abs(lr[i] - stat.center) > 2 * stat.sigma) keep[i] = 0;
     }
+    const pif: number[] = [];
+    for (let i = 0; i < total; i++) if (keep[i]) pif.push(i);
     const fits: Partial<Record<CanonicalBand, BandFit>> = {};
     for (const band of present) {
-      const x = pif.map((i) => rows[i].b[band]!);
-      const y = pif.map((i) => rows[i].a[band]!);
+      const x = pif.map((i) => before[band]![i]);
+      const y = pif.map((i) => after[band]![i]);
       let fit = fitLine(x, y);
       // One trimmed refit: drop residuals beyond 2.5 robust sigmas.
       const res = Float64Array.from(x, (xi, k) => y[k] - (fit.gain * xi + fit.offset));
       const rs = robust(res);
-      const keep = x.map((_, k) => Math.abs(res[k] - rs.center) <= 2.5 * rs.sigma);
-      fit = fitLine(x.filter((_, k) => keep[k]), y.filter((_, k) => keep[k]));
+      const inlier = x.map((_, k) => Math.abs(res[k] - rs.center) <= 2.5 * rs.sigma);
+      fit = fitLine(x.filter((_, k) => inlier[k]), y.filter((_, k) => inlier[k]));
       // A gain far from 1 means the fit found no stable relation; fall back to an offset only.
       if (!(fit.gain > 0.5 && fit.gain < 2)) fit = { gain: 1, offset: median(y.map((v, k) => v - x[k])) };
       fits[band] = fit;

@@ -72,25 +72,46 @@ function bandNames(plan: BandPlan, bands: CanonicalBand[]): string[] {
   return [...bands.map((b) => plan.bands[b]!), ...(plan.scl ? [plan.scl] : [])];
 }
 
-/** Reads both dates of a window (clipped to the grid) and builds the clear-sky mask. */
-export async function readPairPixels(plan: PairPlan, window: PixelWindow): Promise<PairPixels> {
+/** Both dates of a window in reflectance, before any cloud test. */
+interface RawPairPixels {
+  width: number;
+  height: number;
+  before: Reflectance;
+  after: Reflectance;
+  /** SCL classes per date, when the scene has the band. */
+  sclBefore: Float32Array | null;
+  sclAfter: Float32Array | null;
+  /** 1 where both dates have data. */
+  valid: Uint8Array;
+}
+
+async function readRawPair(plan: PairPlan, window: PixelWindow): Promise<RawPairPixels> {
   const [bpx, apx] = await Promise.all([
     readBefore(plan.pair, window, bandNames(plan.before, plan.bands)),
     readAfter(plan.pair, window, bandNames(plan.after, plan.bands), plan.after.scl ? [plan.after.scl] : []),
   ]);
-  const { width, height } = window;
-  const before = toReflectance(bpx, plan.before, plan.bands);
-  const after = toReflectance(apx, plan.after, plan.bands);
-  const n = width * height;
-  const maskFor = (px: WindowPixels, scl: string | null, self: Reflectance, other: Reflectance, baseline: MaskBaseline | undefined): Uint8Array => {
-    let base: Uint8Array = new Uint8Array(n);
-    if (scl) base = maskFromScl(px.bands[scl]);
-    for (let i = 0; i < n; i++) if (!px.valid[i] || !apx.valid[i] || !bpx.valid[i]) base[i] = 1;
-    // With SCL the scene's own classification is trusted; without it, the own test.
-    return scl ? base : detectCloudsAndShadows(self as MaskBands, other as MaskBands, width, height, base, baseline);
+  const n = window.width * window.height;
+  const valid = new Uint8Array(n);
+  for (let i = 0; i < n; i++) valid[i] = bpx.valid[i] && apx.valid[i] ? 1 : 0;
+  return {
+    width: window.width, height: window.height,
+    before: toReflectance(bpx, plan.before, plan.bands), after: toReflectance(apx, plan.after, plan.bands),
+    sclBefore: plan.before.scl ? bpx.bands[plan.before.scl] : null, sclAfter: plan.after.scl ? apx.bands[plan.after.scl] : null,
+    valid,
   };
-  const mb = maskFor(bpx, plan.before.scl, before, after, plan.maskBaseline?.before);
-  const ma = maskFor(apx, plan.after.scl, after, before, plan.maskBaseline?.after);
+}
+
+/** Nodata, then cloud, shadow and haze of either date: SCL when the scene has it, else the own test. */
+function maskPair(raw: RawPairPixels, baseline: PairPlan['maskBaseline']): PairPixels {
+  const { width, height, before, after, valid } = raw;
+  const n = width * height;
+  const maskFor = (scl: Float32Array | null, self: Reflectance, other: Reflectance, b: MaskBaseline | undefined): Uint8Array => {
+    const base = scl ? maskFromScl(scl) : new Uint8Array(n);
+    for (let i = 0; i < n; i++) if (!valid[i]) base[i] = 1;
+    return scl ? base : detectCloudsAndShadows(self as MaskBands, other as MaskBands, width, height, base, b);
+  };
+  const mb = maskFor(raw.sclBefore, before, after, baseline?.before);
+  const ma = maskFor(raw.sclAfter, after, before, baseline?.after);
   const clear = new Uint8Array(n);
   const maskClass = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
@@ -99,6 +120,11 @@ export async function readPairPixels(plan: PairPlan, window: PixelWindow): Promi
     clear[i] = maskClass[i] === MASK_CLEAR ? 1 : 0;
   }
   return { width, height, before, after, clear, maskClass };
+}
+
+/** Reads both dates of a window (clipped to the grid) and builds the clear-sky mask. */
+export async function readPairPixels(plan: PairPlan, window: PixelWindow): Promise<PairPixels> {
+  return maskPair(await readRawPair(plan, window), plan.maskBaseline);
 }
 
 function clipWindow(w: PixelWindow, gridWidth: number, gridHeight: number): PixelWindow {
@@ -144,32 +170,42 @@ export async function detectWindow(plan: PairPlan, window: PixelWindow, detector
 }
 
 /**
- * Scene-wide baselines of the own cloud test, from the same lattice of windows the calibration
- * samples (see sampleForCalibration). Needed only when a scene has no SCL band.
+ * One pass over a lattice of windows spread evenly over the pair (3×3 of 256 px by default):
+ * the scene-wide baselines of the own cloud test (when a scene has no SCL band), then — masked
+ * with them — every `stride`-th clear pixel as the detector's calibration sample. Sets
+ * `plan.maskBaseline`. Cheap, and representative of the scene.
  */
-export async function estimateMaskBaselines(plan: PairPlan, options: { windowSize?: number; lattice?: number } = {}): Promise<{ before: MaskBaseline; after: MaskBaseline }> {
-  const before: Reflectance[] = [], after: Reflectance[] = [], valid: Uint8Array[] = [];
-  for (const win of latticeWindows(plan, options.windowSize ?? 256, options.lattice ?? 3)) {
-    const px = await readPairPixels({ ...plan, maskBaseline: undefined }, win);
-    before.push(px.before); after.push(px.after);
-    valid.push(px.maskClass.map((m) => (m === 1 ? 0 : 1)));
+export async function samplePair(plan: PairPlan, options: { windowSize?: number; lattice?: number; stride?: number } = {}): Promise<DetectorSample[]> {
+  const stride = options.stride ?? 2;
+  const raws: RawPairPixels[] = [];
+  for (const win of latticeWindows(plan, options.windowSize ?? 256, options.lattice ?? 3)) raws.push(await readRawPair(plan, win));
+  if (!plan.before.scl || !plan.after.scl) {
+    const join = (pick: (r: RawPairPixels) => Reflectance): MaskBands => {
+      const out: Partial<Record<CanonicalBand, Float32Array>> = {};
+      for (const band of plan.bands) out[band] = concat(raws.map((r) => pick(r)[band]!));
+      return out as MaskBands;
+    };
+    const b = join((r) => r.before), a = join((r) => r.after);
+    const valid = concat(raws.map((r) => r.valid));
+    plan.maskBaseline = { before: estimateMaskBaseline(b, a, valid), after: estimateMaskBaseline(a, b, valid) };
   }
-  const join = (parts: Reflectance[]): MaskBands => {
-    const out: Partial<Record<CanonicalBand, Float32Array>> = {};
-    for (const band of plan.bands) {
-      const total = parts.reduce((a, p) => a + p[band]!.length, 0);
-      const arr = new Float32Array(total);
-      let o = 0;
-      for (const p of parts) { arr.set(p[band]!, o); o += p[band]!.length; }
-      out[band] = arr;
-    }
-    return out as MaskBands;
-  };
-  const v = new Uint8Array(valid.reduce((a, x) => a + x.length, 0));
+  const samples: DetectorSample[] = [];
+  for (const raw of raws) {
+    const px = maskPair(raw, plan.maskBaseline);
+    const idx: number[] = [];
+    for (let k = 0; k < px.clear.length; k += stride) if (px.clear[k]) idx.push(k);
+    const pick = (r: Reflectance): Reflectance => Object.fromEntries(Object.entries(r).map(([band, arr]) => [band, Float32Array.from(idx, (k) => arr![k])]));
+    samples.push({ before: pick(px.before), after: pick(px.after), clear: new Uint8Array(idx.length).fill(1), length: idx.length });
+  }
+  return samples;
+}
+
+function concat<T extends Float32Array | Uint8Array>(parts: T[]): T {
+  const total = parts.reduce((a, p) => a + p.length, 0);
+  const out = new (parts[0].constructor as new (n: number) => T)(total);
   let o = 0;
-  for (const x of valid) { v.set(x, o); o += x.length; }
-  const b = join(before), a = join(after);
-  return { before: estimateMaskBaseline(b, a, v), after: estimateMaskBaseline(a, b, v) };
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
 }
 
 function latticeWindows(plan: PairPlan, size: number, lattice: number): PixelWindow[] {
@@ -188,23 +224,6 @@ function latticeWindows(plan: PairPlan, size: number, lattice: number): PixelWin
     }
   }
   return out;
-}
-
-/**
- * Pixels for the detector's calibration: up to `maxWindows` windows spread evenly over the pair
- * (a 3×3 lattice by default), every `stride`-th pixel. Cheap, and representative of the scene.
- */
-export async function sampleForCalibration(plan: PairPlan, options: { windowSize?: number; lattice?: number; stride?: number } = {}): Promise<DetectorSample[]> {
-  const stride = options.stride ?? 2;
-  const samples: DetectorSample[] = [];
-  for (const win of latticeWindows(plan, options.windowSize ?? 256, options.lattice ?? 3)) {
-    const px = await readPairPixels(plan, win);
-    const idx: number[] = [];
-    for (let k = 0; k < px.clear.length; k += stride) if (px.clear[k]) idx.push(k);
-    const pick = (r: Reflectance): Reflectance => Object.fromEntries(Object.entries(r).map(([b, a]) => [b, Float32Array.from(idx, (k) => a![k])]));
-    samples.push({ before: pick(px.before), after: pick(px.after), clear: new Uint8Array(idx.length).fill(1), length: idx.length });
-  }
-  return samples;
 }
 
 /** Windows covering the grid, row-major; deterministic. */

@@ -1,5 +1,5 @@
-import { runScan } from '../../workers/scan-runner.ts';
-import { createSpectralDetector } from '../../models/spectral/spectral-detector.ts';
+import { runScan } from '../../workers/scan-runner.js';
+import { createSpectralDetector } from '../../models/spectral/spectral-detector.js';
 import { writeFileSync, rmSync } from 'node:fs';
 const d = '/work/shared/data/s2-oscd-change-pairs/' + (process.argv[2] ?? 'aguasclaras') + '/stacked_10m/';
 const fs = await import('node:fs');
