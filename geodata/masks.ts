@@ -55,7 +55,8 @@ export interface MaskBands {
  *   bare soil raise blue too, but red and SWIR more.
  * - minPatchPx 12: clouds, haze and cloud shadows are extended; flagged patches smaller than
  *   this (8-connected) are single roofs, cars, glints — real surfaces — and are not masked.
- * - shadowRatio 0.7 / shadowSpread 2.2: every band at most 0.7× the other date, and the band
+ * - shadowRatio 0.55 / shadowSpread 2.2: every band at most 0.55× the other date (a change of
+ *   sun angle between seasons dims slopes facing away by less than that), and the band
  *   ratios within a factor 2.2 of each other (a shadow dims all bands alike; a new pond darkens
  *   NIR but brightens the visible bands).
  */
@@ -65,7 +66,7 @@ export const CLOUD_TEST = {
   cloudDeltaBlue: 0.08,
   thickCloudBlue: 0.35,
   hazeDeltaHot: 0.035,
-  shadowRatio: 0.7,
+  shadowRatio: 0.55,
   shadowSpread: 2.2,
   dilatePx: 2,
   minPatchPx: 12,

@@ -53,6 +53,11 @@ export interface Detector {
   readonly kinds: Readonly<Record<number, string>>;
   /** Kinds that count as mining-type disturbance (sites are made of these). */
   readonly miningKinds: readonly number[];
+  /**
+   * Mining kinds strong enough to seed a site on their own (its core); the other mining kinds
+   * only extend a site that has one (e.g. vegetation die-off around a leaching site).
+   */
+  readonly coreKinds: readonly number[];
   /** Pixels of context the detector needs around a window (for neighbourhood operations). */
   readonly haloPx: number;
   /** Probability at or above which a pixel of a mining kind is change. */

@@ -13,8 +13,10 @@
  *      NDVI = (nir − red)/(nir + red); NDWI = (green − nir)/(green + nir);
  *      BSI = ((swir1 + red) − (nir + blue)) / ((swir1 + red) + (nir + blue));
  *      redness = (red − blue)/(red + blue)   (stands in for BSI without SWIR: laterite is red).
- *    - perennial vegetation before (forest, shrub): NDVI_b ≥ 0.6 and, with SWIR, swir1_b ≤ 0.20
- *      (forest canopies are dark in SWIR; crops are brighter) — without SWIR green_b ≤ 0.075.
+ *    - perennial vegetation before (forest, shrub, grass): NDVI_b ≥ 0.5 and not crop-like, where
+ *      crop-like = nir_b > 0.30 and green_b > 0.06 (and swir1_b > 0.18 with SWIR): full-cover
+ *      crops are the brightest vegetation in green and NIR (dense, flat leaf canopies), and
+ *      brighter in SWIR than forest; forest and shrub canopies are darker in all three.
  *    - vegetated before: NDVI_b ≥ 0.45.
  *    - soil after: NDVI_a < 0.3 and (BSI_a > 0 with SWIR | redness_a > 0.2 without) and red_a > 0.07.
  *    - water after: NDWI_a > 0 and nir_a < 0.1 (and MNDWI_a > 0 with SWIR); water before alike.
@@ -29,6 +31,7 @@
  *      water clamp((NDWI_a − NDWI_b − 0.1) / 0.3, 0, 1);
  *      context = 1 where the earlier image shows perennial vegetation, 0.45 where it shows other
  *      vegetation (cropland: harvest and tillage expose soil every season), 0.3 otherwise.
+ *    Vegetation die-off never seeds a site by itself (coreKinds), it only extends one.
  *    A pixel is change at prob ≥ 0.5: on cropland even the strongest loss stays below it, which is
  *    what keeps harvested fields out, at the price of missing mining on farmland (see README).
  */
@@ -38,9 +41,10 @@ import type { Calibration, CanonicalBand, Detector, DetectorInput, DetectorOutpu
 export const SPECTRAL_VERSION = '0.1.0';
 
 export const SPECTRAL_THRESHOLDS = {
-  perennialNdvi: 0.6,
-  perennialSwir1Max: 0.2,
-  perennialGreenMax: 0.075,
+  perennialNdvi: 0.5,
+  cropNirMin: 0.3,
+  cropGreenMin: 0.06,
+  cropSwir1Min: 0.18,
   vegetatedNdvi: 0.45,
   soilNdviMax: 0.3,
   soilRedMin: 0.07,
@@ -200,7 +204,8 @@ export function createSpectralDetector(options: SpectralDetectorOptions = {}): D
       const dNdvi = ndviB - ndviA;
       const ndwiB = (bG[i] - bN[i]) / Math.max(bG[i] + bN[i], 1e-6);
       const ndwiA = (aG[i] - aN[i]) / Math.max(aG[i] + aN[i], 1e-6);
-      const perennial = ndviB >= t.perennialNdvi && (hasSwir ? bS1![i] <= t.perennialSwir1Max : bG[i] <= t.perennialGreenMax);
+      const cropLike = bN[i] > t.cropNirMin && bG[i] > t.cropGreenMin && (!hasSwir || bS1![i] > t.cropSwir1Min);
+      const perennial = ndviB >= t.perennialNdvi && !cropLike;
       const vegetated = ndviB >= t.vegetatedNdvi;
       let soilA: boolean;
       if (hasSwir) {
@@ -242,6 +247,9 @@ export function createSpectralDetector(options: SpectralDetectorOptions = {}): D
     optionalBands: ['swir1', 'swir2'],
     kinds: SPECTRAL_KINDS,
     miningKinds: [1, 2, 3, 4],
+    // Die-off alone is weak evidence (drought, disease, thin cloud over forest all lower NDVI);
+    // it belongs to a site only around exposed soil, water or tailings.
+    coreKinds: [1, 2, 3],
     haloPx: 0,
     threshold: t.probabilityThreshold,
     calibrate,

@@ -5,7 +5,7 @@
  *
  * Change pixels are found by hysteresis, as edges are in Canny's detector: a site is a connected
  * region of pixels of a mining kind with probability ≥ half the detector's threshold ("support")
- * that contains a core — pixels at or above the threshold that survive a 3×3 morphological
+ * that contains a core — pixels of a core kind at or above the threshold that survive a 3×3 morphological
  * opening. Support pixels are opened too (with the site's edge restored within 2 px), so lines one
  * or two pixels wide — new roads, field margins, misregistered edges — vanish while blobs stay
  * whole. Core pixels carry CORE_BIT in the mask; the site stage keeps only sites with a core.
@@ -146,7 +146,7 @@ export async function detectWindow(plan: PairPlan, window: PixelWindow, detector
   for (let i = 0; i < w * h; i++) {
     if (!px.clear[i] || !detector.miningKinds.includes(out.kind[i])) continue;
     if (out.prob[i] >= low) support[i] = 1;
-    if (out.prob[i] >= detector.threshold) high[i] = 1;
+    if (out.prob[i] >= detector.threshold && detector.coreKinds.includes(out.kind[i])) high[i] = 1;
   }
   const restored = dilateMask(dilateMask(erodeMask(support, w, h, 1), w, h, 1), w, h, 2);
   const core = dilateMask(erodeMask(high, w, h, 1), w, h, 1);
