@@ -20,10 +20,10 @@ function scan(id: string, afterDate: string): ScanRecord {
 function finding(x0: number, classification?: Partial<Extract<Classification, { outcome: 'alert' }>>): ScanFinding {
   const geometry = rect(x0, 0, x0 + 100, 100);
   const site: ChangeSite = { siteIndex: 0, geometry, areaHa: areaHa(geometry), score: 0.8, changeKind: 'vegetation_to_bare_soil', kindShares: {}, centroid: [114.9, 24.9] };
-  return {
-    site, county: { code: '360728', name: '定南县' },
-    classification: { outcome: 'alert', category: 'unlicensed', flags: ['unlicensed'], permitId: null, areaOutsidePermitHa: null, trace: [], summary: 'change of 1.00 ha', ...classification },
+  const alert: Extract<Classification, { outcome: 'alert' }> = {
+    outcome: 'alert', category: 'unlicensed', flags: ['unlicensed'], permitId: null, areaOutsidePermitHa: null, trace: [], summary: 'change of 1.00 ha', ...classification,
   };
+  return { site, county: { code: '360728', name: '定南县' }, classification: alert };
 }
 
 for (const kind of ['pglite', 'postgres'] as const) {
@@ -80,7 +80,7 @@ for (const kind of ['pglite', 'postgres'] as const) {
     it('a failing write leaves no half-written rows', async () => {
       const bad = finding(0);
       (bad.site as { areaHa: number }).areaHa = Number.NaN;
-      bad.classification = { ...bad.classification, category: null as unknown as 'unlicensed' };
+      bad.classification = { ...(bad.classification as Extract<Classification, { outcome: 'alert' }>), category: null as unknown as 'unlicensed' };
       await expect(store.db.transaction((tx) => saveScan(tx, scan('S1', '2026-10-17'), [finding(800), bad], 'scene-A'))).rejects.toThrow();
       expect(await listAlerts(store.db)).toHaveLength(0);
       expect((await store.db.query('SELECT * FROM scans')).rows).toHaveLength(0);

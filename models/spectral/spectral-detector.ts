@@ -23,7 +23,9 @@
  *    Kinds (first that applies):
  *      1 vegetation_to_bare_soil: vegetated before, soil after, ΔNDVI ≥ 0.3 (pits, cleared hilltops)
  *      2 new_turbid_water: water after, not before, ΔNDVI ≥ 0.2 (leach and sedimentation ponds)
- *      3 bright_tailings: vegetated before, NDVI_a < 0.25, brightness_a ≥ 0.2 (and swir1_a ≥ 0.25)
+ *      3 bright_tailings: vegetated before, NDVI_a < 0.25, brightness_a (mean of the four shared
+ *        bands) ≥ 0.2 and swir1_a ≥ 0.25; without SWIR brightness_a ≥ 0.16 (grey tailings are
+ *        not red, so the redness test misses them, and brightness is all that is left)
  *      4 vegetation_dieoff: perennial before, ΔNDVI ≥ 0.25 but still green-ish (leachate die-off)
  *      5 other_change: any other strong change (ΔNDVI ≥ 0.3 or brightness ×1.6) — non-mining
  * 3. Probability of mining-type disturbance = evidence × context:
@@ -55,6 +57,7 @@ export const SPECTRAL_THRESHOLDS = {
   dieoffDeltaNdvi: 0.25,
   tailingsBrightness: 0.2,
   tailingsSwir1: 0.25,
+  tailingsBrightnessNoSwir: 0.16,
   evidenceOffset: 0.2,
   evidenceSpan: 0.3,
   contextPerennial: 1,
@@ -227,7 +230,7 @@ export function createSpectralDetector(options: SpectralDetectorOptions = {}): D
         k = 1; evidence = lossEvidence;
       } else if (waterA && !waterB && dNdvi >= t.waterDeltaNdvi) {
         k = 2; evidence = clamp01((ndwiA - ndwiB - 0.1) / t.evidenceSpan);
-      } else if (vegetated && ndviA < 0.25 && brightA >= t.tailingsBrightness && (!hasSwir || aS1![i] >= t.tailingsSwir1)) {
+      } else if (vegetated && ndviA < 0.25 && (hasSwir ? brightA >= t.tailingsBrightness && aS1![i] >= t.tailingsSwir1 : brightA >= t.tailingsBrightnessNoSwir)) {
         k = 3; evidence = lossEvidence;
       } else if (perennial && dNdvi >= t.dieoffDeltaNdvi) {
         k = 4; evidence = 0.8 * lossEvidence;

@@ -44,8 +44,12 @@ export interface FieldInfo {
   type: FieldType;
   /** Dry-field crop cover 0–1 (static between dates unless a trap changes it). */
   dryCover: number;
-  /** The field's zone (paddy calendar), as "river:zone". */
+  /** The field's zone (paddy calendar), as "river:u:v" (1.3 km cells of the valley grid). */
   zone: string;
+  /** The zone as a number, for caches. */
+  zoneId: number;
+  /** Crop vigour multiplier of this field. */
+  vigour: number;
   /** Field centre, pixel space. */
   center: Point;
   /** Share of the valley slope (vf) up to which this field reaches. */
@@ -83,17 +87,30 @@ export interface DateConditions {
   dryness: number;
 }
 
-interface CoarseNode {
-  hillsM: number;
-  floorM: number;
-  distM: number;
-  river: number;
-  valleyHalfM: number;
-  coverNoise: number;
-  decidNoise: number;
-}
+/**
+ * A coarse lattice node is NODE_FIELDS numbers in a Float64Array (no objects: a 5490 px scene
+ * evaluates millions of them). Offsets of the fields:
+ */
+const N_HILLS = 0; // hill elevation (m) before the valleys are carved, ridges included
+const N_FLOOR = 1; // valley-floor elevation (m)
+const N_DIST = 2; // distance to the nearest river centreline (m)
+const N_RIVER = 3; // index of that river, −1 when none within reach
+/**
+ * Distance (m) beyond the nearest valley floor's edge: min over rivers of (distance − that
+ * valley's half width). Continuous where two valleys meet, unlike either term alone.
+ */
+const N_EDGE = 4;
+const N_COVER = 5; // cover noise (forest / shrub / grass)
+const N_DECID = 6; // deciduous-stand noise
+const NODE_FIELDS = 7;
 
-const SLOPE_WIDTH_M = 260;
+/** Direct-mapped cache sizes for point queries (fixed memory; collisions just recompute). */
+const NODE_CACHE_SLOTS = 1 << 15;
+const FIELD_CACHE_SLOTS = 1 << 14;
+
+/** Width of the valley sides at least (m); higher hills get wider sides, so slopes stay ≲ 35°. */
+const SLOPE_WIDTH_M = 300;
+const MAX_SLOPE_WIDTH_M = 1200;
 
 /** Day-of-year → leaf state of deciduous broadleaf in subtropical Jiangxi. */
 export function leafOnFor(dayOfYear: number): number {
@@ -127,6 +144,12 @@ export function paddyStateFor(day: number, winterGreen: number): PaddyState {
   return { cover: winterGreen * 0.5 * ramp(330, 365), water: 0, ripe: 0 };
 }
 
+/** out = out + (material − out) × alpha, using `tmp` for the material's spectrum. */
+function mixMaterial(material: Material, t: number, u: number, alpha: number, out: Float64Array, tmp: Float64Array): void {
+  sampleMaterial(material, t, u, tmp);
+  for (let b = 0; b < BAND_COUNT; b++) out[b] = out[b]! + (tmp[b]! - out[b]!) * alpha;
+}
+
 /** Landscape of one scene. */
 export class Landscape {
   readonly width: number;
@@ -135,11 +158,27 @@ export class Landscape {
   readonly rivers: River[] = [];
   private readonly seed: number;
   private readonly segs: Float64Array; // ax, ay, bx, by, river — pixel space
-  private readonly bucketPx = 64;
+  private readonly bucketPx = 128;
   private readonly buckets: Int32Array[];
+  private readonly bucketBounds: Float32Array[];
+  private readonly maxValleyHalfM: number;
   private readonly bucketCols: number;
   private readonly influencePx: number;
-  private readonly nodeCache = new Map<number, CoarseNode>();
+  private readonly nodeCacheKeys = new Float64Array(NODE_CACHE_SLOTS).fill(NaN);
+  private readonly nodeCacheValues = new Float64Array(NODE_CACHE_SLOTS * NODE_FIELDS);
+  private readonly fieldCacheKeys = new Float64Array(FIELD_CACHE_SLOTS).fill(NaN);
+  private readonly fieldCacheValues: (FieldInfo | undefined)[] = new Array<FieldInfo | undefined>(FIELD_CACHE_SLOTS);
+  /** Result of the last {@link nearestRiver} call (no object per call). */
+  private nearDist = 0;
+  private nearRiverIndex = -1;
+  private nearEdgeM = 0;
+  private readonly pointNodes = new Float64Array(4 * NODE_FIELDS);
+  private stripNodes = new Float64Array(0);
+  /** Paddy states by day of year, then zone id (small integers: no boxed keys in hot loops). */
+  private readonly paddyCache = new Map<number, Map<number, PaddyState>>();
+  /** Output of {@link fieldGeometry} (no object per call). */
+  private geoLengthM = 0;
+  private geoOffsetM = 0;
   private readonly scratch = new Float64Array(BAND_COUNT);
 
   constructor(options: { seed: number; width: number; height: number; pixelSizeM: number }, rng: Rng) {
@@ -151,7 +190,9 @@ export class Landscape {
     // Segment index: each bucket lists the segments within the valley influence distance.
     const px = this.pixelSizeM;
     const maxValley = Math.max(...this.rivers.map((r) => r.valleyHalfWidthM));
-    this.influencePx = (maxValley * 1.3 + SLOPE_WIDTH_M + 100) / px;
+    this.maxValleyHalfM = maxValley;
+    // Far enough that the valley sides (up to ~1.1 km for the highest hills) end inside it.
+    this.influencePx = (maxValley * 1.3 + MAX_SLOPE_WIDTH_M + 150) / px;
     const segList: number[] = [];
     for (const river of this.rivers) {
       for (let i = 1; i < river.points.length; i++) {
@@ -175,15 +216,37 @@ export class Landscape {
       const r1 = Math.min(bucketRows - 1, Math.floor((Math.max(ay, by) + pad) / this.bucketPx));
       for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) lists[r * this.bucketCols + c]!.push(s);
     }
-    this.buckets = lists.map((l) => Int32Array.from(l));
+    // Each bucket's segments sorted by their distance to the bucket (a lower bound for any
+    // point in it), so a query can stop once nothing closer can follow.
+    this.bucketBounds = [];
+    this.buckets = lists.map((list, index) => {
+      const bx0 = (index % this.bucketCols) * this.bucketPx;
+      const by0 = Math.floor(index / this.bucketCols) * this.bucketPx;
+      const withBound = list.map((seg) => {
+        const ax = this.segs[seg * 5]!;
+        const ay = this.segs[seg * 5 + 1]!;
+        const bx = this.segs[seg * 5 + 2]!;
+        const by = this.segs[seg * 5 + 3]!;
+        const gapX = Math.max(0, Math.min(ax, bx) - (bx0 + this.bucketPx), bx0 - Math.max(ax, bx));
+        const gapY = Math.max(0, Math.min(ay, by) - (by0 + this.bucketPx), by0 - Math.max(ay, by));
+        return { seg, bound: Math.hypot(gapX, gapY) };
+      });
+      withBound.sort((a, b) => a.bound - b.bound || a.seg - b.seg);
+      // Less a hundredth of a pixel, so float32 rounding cannot lift it above the true distance.
+      this.bucketBounds.push(Float32Array.from(withBound.map((w) => Math.max(0, w.bound - 0.01))));
+      return Int32Array.from(withBound.map((w) => w.seg));
+    });
   }
 
   /** Rivers: a few long ones crossing the scene, and tributaries branching off them. */
   private generateRivers(rng: Rng): void {
     const px = this.pixelSizeM;
     const areaKm2 = (this.width * this.height * px * px) / 1e6;
-    const mains = Math.max(1, Math.round(areaKm2 / 28 + rng.range(-0.3, 0.4)));
-    const tributaries = Math.max(1, Math.round(mains * rng.range(1, 2.2)));
+    // Main rivers cross the whole scene, so their number grows with its side (same density at
+    // every size); tributaries are a few km long, so theirs grows with its area.
+    const sideKm = Math.sqrt(areaKm2);
+    const mains = Math.max(1, Math.round(sideKm / 5.3 + rng.range(-0.3, 0.4)));
+    const tributaries = Math.max(1, Math.round((areaKm2 / 27) * rng.range(1, 2.2)));
     const margin = 600 / px;
     const stepPx = 60 / px;
     const inside = (x: number, y: number): boolean => x > -margin && y > -margin && x < this.width + margin && y < this.height + margin;
@@ -212,7 +275,7 @@ export class Landscape {
         side === 0 ? [t * this.width, -margin * 0.9] : side === 1 ? [this.width + margin * 0.9, t * this.height] : side === 2 ? [t * this.width, this.height + margin * 0.9] : [-margin * 0.9, t * this.height];
       const target: Point = [rng.range(0.3, 0.7) * this.width, rng.range(0.3, 0.7) * this.height];
       const heading = Math.atan2(target[1] - start[1], target[0] - start[0]);
-      this.addRiver(walk(start[0], start[1], heading, diag * 2, 0.5), rng.range(6, 14), rng.range(170, 360), rng);
+      this.addRiver(walk(start[0], start[1], heading, diag * 2, 0.5), rng.range(8, 24), rng.range(170, 360), rng);
     }
     for (let i = 0; i < tributaries; i++) {
       const parent = rng.pick(this.rivers);
@@ -239,38 +302,54 @@ export class Landscape {
     });
   }
 
-  /** Distance (pixels) to the nearest river centreline within the influence range, and which. */
-  private nearestRiver(x: number, y: number): { dist: number; river: number } {
+  /**
+   * Nearest river centreline within the influence range (distance in pixels → nearDist, and
+   * which river → nearRiverIndex), and the smallest distance beyond a valley floor's edge in
+   * metres (→ nearEdgeM), for valley half widths scaled by `valleyScale`.
+   */
+  private nearestRiver(x: number, y: number, valleyScale = 1): void {
     const bc = Math.floor(x / this.bucketPx);
     const br = Math.floor(y / this.bucketPx);
+    const px = this.pixelSizeM;
     let best = this.influencePx;
     let river = -1;
-    if (bc < 0 || br < 0 || bc >= this.bucketCols) return { dist: best, river };
-    const list = this.buckets[br * this.bucketCols + bc];
-    if (!list) return { dist: best, river };
-    const segs = this.segs;
-    for (let i = 0; i < list.length; i++) {
-      const s = list[i]! * 5;
-      const ax = segs[s]!;
-      const ay = segs[s + 1]!;
-      const dx = segs[s + 2]! - ax;
-      const dy = segs[s + 3]! - ay;
-      const len2 = dx * dx + dy * dy;
-      let t = len2 > 0 ? ((x - ax) * dx + (y - ay) * dy) / len2 : 0;
-      t = t < 0 ? 0 : t > 1 ? 1 : t;
-      const ex = x - (ax + t * dx);
-      const ey = y - (ay + t * dy);
-      const d = Math.sqrt(ex * ex + ey * ey);
-      if (d < best) {
-        best = d;
-        river = segs[s + 4]!;
+    let edgeM = this.influencePx * px;
+    const index = br * this.bucketCols + bc;
+    const list = bc < 0 || br < 0 || bc >= this.bucketCols ? undefined : this.buckets[index];
+    const bounds = list ? this.bucketBounds[index] : undefined;
+    if (list && bounds) {
+      const segs = this.segs;
+      const widest = this.maxValleyHalfM * valleyScale;
+      for (let i = 0; i < list.length; i++) {
+        const bound = bounds[i]!;
+        if (bound >= best && bound * px - widest >= edgeM) break;
+        const s = list[i]! * 5;
+        const ax = segs[s]!;
+        const ay = segs[s + 1]!;
+        const dx = segs[s + 2]! - ax;
+        const dy = segs[s + 3]! - ay;
+        const len2 = dx * dx + dy * dy;
+        let t = len2 > 0 ? ((x - ax) * dx + (y - ay) * dy) / len2 : 0;
+        t = t < 0 ? 0 : t > 1 ? 1 : t;
+        const ex = x - (ax + t * dx);
+        const ey = y - (ay + t * dy);
+        const d = Math.sqrt(ex * ex + ey * ey);
+        const r = segs[s + 4]!;
+        if (d < best) {
+          best = d;
+          river = r;
+        }
+        const edge = d * px - this.rivers[r]!.valleyHalfWidthM * valleyScale;
+        if (edge < edgeM) edgeM = edge;
       }
     }
-    return { dist: best, river };
+    this.nearDist = best;
+    this.nearRiverIndex = river;
+    this.nearEdgeM = edgeM;
   }
 
-  /** The coarse lattice node (ix, iy), at pixel centre (ix·step + 0.5, iy·step + 0.5). */
-  private computeNode(ix: number, iy: number): CoarseNode {
+  /** Writes lattice node (ix, iy) — at pixel centre (ix·step + 0.5, iy·step + 0.5) — at `at`. */
+  private computeNode(ix: number, iy: number, out: Float64Array, at: number): void {
     const px = this.pixelSizeM;
     const x = ix * COARSE_STEP + 0.5;
     const y = iy * COARSE_STEP + 0.5;
@@ -278,31 +357,30 @@ export class Landscape {
     const ym = y * px;
     const s = this.seed;
     const hillsNoise = clamp((fbm(s + 11, xm / 1700, ym / 1700, 5) - 0.27) / 0.46, 0, 1);
-    const hillsM = 165 + 360 * Math.pow(hillsNoise, 1.15);
-    const floorM = 118 + 30 * fbm(s + 12, xm / 6000, ym / 6000, 2);
-    const { dist, river } = this.nearestRiver(x, y);
-    const valleyBase = river >= 0 ? this.rivers[river]!.valleyHalfWidthM : 200;
-    const valleyHalfM = valleyBase * (0.7 + 0.6 * fbm(s + 13, xm / 900, ym / 900, 2));
-    return {
-      hillsM,
-      floorM,
-      distM: dist * px,
-      river,
-      valleyHalfM,
-      coverNoise: fbm(s + 14, xm / 520, ym / 520, 3),
-      decidNoise: fbm(s + 15, xm / 380, ym / 380, 2),
-    };
+    // Ridges and gullies (~500 m) give the hills the texture that hillshade makes visible.
+    // Rounded (C1) ridges: a sharp crease would snap to the interpolation lattice.
+    const ridgeN = 2 * fbm(s + 18, xm / 520, ym / 520, 2) - 1;
+    const ridged = 1 - Math.min(1, 4 * ridgeN * ridgeN);
+    out[at + N_HILLS] = 165 + 330 * Math.pow(hillsNoise, 1.15) + 70 * ridged * (0.4 + 0.6 * hillsNoise);
+    out[at + N_FLOOR] = 118 + 30 * fbm(s + 12, xm / 6000, ym / 6000, 2);
+    this.nearestRiver(x, y, 0.7 + 0.6 * fbm(s + 13, xm / 900, ym / 900, 2));
+    out[at + N_DIST] = this.nearDist * px;
+    out[at + N_RIVER] = this.nearRiverIndex;
+    out[at + N_EDGE] = this.nearEdgeM;
+    out[at + N_COVER] = fbm(s + 14, xm / 520, ym / 520, 3);
+    out[at + N_DECID] = fbm(s + 15, xm / 380, ym / 380, 2);
   }
 
-  private cachedNode(ix: number, iy: number): CoarseNode {
-    const key = iy * 100003 + ix;
-    let node = this.nodeCache.get(key);
-    if (!node) {
-      if (this.nodeCache.size > 200_000) this.nodeCache.clear();
-      node = this.computeNode(ix, iy);
-      this.nodeCache.set(key, node);
+  /** Node (ix, iy) copied to `out` at `at`, through a direct-mapped cache. */
+  private cachedNode(ix: number, iy: number, out: Float64Array, at: number): void {
+    const key = iy * 1_000_003 + ix;
+    const slot = (Math.imul(ix, 0x9e3779b1) ^ Math.imul(iy, 0x85ebca77)) & (NODE_CACHE_SLOTS - 1);
+    const base = slot * NODE_FIELDS;
+    if (this.nodeCacheKeys[slot] !== key) {
+      this.computeNode(ix, iy, this.nodeCacheValues, base);
+      this.nodeCacheKeys[slot] = key;
     }
-    return node;
+    for (let i = 0; i < NODE_FIELDS; i++) out[at + i] = this.nodeCacheValues[base + i]!;
   }
 
   /** Field of the valley grid at a pixel-space point, for river `river`. */
@@ -316,21 +394,27 @@ export class Landscape {
     const u = dx * cos + dy * sin;
     const v = -dx * sin + dy * cos;
     const strip = Math.floor(v / r.fieldStripM);
-    const geo = this.fieldGeometry(river, strip);
-    const seg = Math.floor((u + geo.offset) / geo.length);
+    this.fieldGeometry(river, strip);
+    const seg = Math.floor((u + this.geoOffsetM) / this.geoLengthM);
     return this.fieldInfo(river, strip, seg);
   }
 
-  private fieldGeometry(river: number, strip: number): { length: number; offset: number } {
+  /** Length of the fields of a strip and the strip's offset along the grid (→ geoLengthM, geoOffsetM). */
+  private fieldGeometry(river: number, strip: number): void {
     const length = 45 + 95 * hashUnit(this.seed + 21, river, strip);
-    return { length, offset: hashUnit(this.seed + 22, river, strip) * length };
+    this.geoLengthM = length;
+    this.geoOffsetM = hashUnit(this.seed + 22, river, strip) * length;
   }
 
-  /** Everything about one field, from its grid indices. */
+  /** Everything about one field, from its grid indices. Cached: the same object every time. */
   fieldInfo(river: number, strip: number, seg: number): FieldInfo {
+    const cacheKey = (river * 1048576 + (strip + 524288)) * 1048576 + (seg + 524288);
+    const slot = (Math.imul(river * 65536 + strip, 0x9e3779b1) ^ Math.imul(seg, 0x85ebca77)) & (FIELD_CACHE_SLOTS - 1);
+    if (this.fieldCacheKeys[slot] === cacheKey) return this.fieldCacheValues[slot]!;
     const r = this.rivers[river]!;
     const px = this.pixelSizeM;
-    const geo = this.fieldGeometry(river, strip);
+    this.fieldGeometry(river, strip);
+    const geo = { length: this.geoLengthM, offset: this.geoOffsetM };
     const kind = hashUnit(this.seed + 23, river * 65536 + strip, seg);
     const type: FieldType = kind < 0.56 ? 'paddy' : kind < 0.88 ? 'dry' : 'fallow';
     const c = hashUnit(this.seed + 24, river * 65536 + strip, seg);
@@ -340,25 +424,41 @@ export class Landscape {
     const cos = Math.cos(r.fieldAngle);
     const sin = Math.sin(r.fieldAngle);
     const center: Point = [r.origin[0] + (uc * cos - vc * sin) / px, r.origin[1] + (uc * sin + vc * cos) / px];
-    const zone = Math.floor(uc / 1300);
-    return {
+    // Zones are ~1.3 km cells of the valley's grid: a village's stretch of fields.
+    const zoneU = Math.floor(uc / 1300);
+    const zoneV = Math.floor(vc / 1300);
+    const info: FieldInfo = {
       key: `${river}:${strip}:${seg}`,
       river,
       strip,
       seg,
       type,
       dryCover,
-      zone: `${river}:${zone}`,
+      zone: `${river}:${zoneU}:${zoneV}`,
+      // A small integer (< 2³⁰) for caches; zone cells stay within ±512 of the grid origin.
+      zoneId: river * 1048576 + (((zoneU + 512) & 1023) << 10) + ((zoneV + 512) & 1023),
+      vigour: 0.75 + 0.3 * hashUnit(this.seed + 28, river * 65536 + strip, seg),
       center,
       slopeLimit: 0.03 + 0.2 * hashUnit(this.seed + 25, river * 65536 + strip, seg),
     };
+    this.fieldCacheKeys[slot] = cacheKey;
+    this.fieldCacheValues[slot] = info;
+    return info;
+  }
+
+  /** Drops the point-query caches (they refill on demand). */
+  clearCaches(): void {
+    this.nodeCacheKeys.fill(NaN);
+    this.fieldCacheKeys.fill(NaN);
+    this.fieldCacheValues.fill(undefined);
+    this.paddyCache.clear();
   }
 
   /** Calendar offset (days) and green-manure share of a paddy zone. */
   zoneParams(zone: string): { phaseDays: number; winterGreen: number } {
-    const [river, index] = zone.split(':').map(Number) as [number, number];
-    const phaseDays = Math.round((hashUnit(this.seed + 26, river, index) - 0.5) * 24);
-    const g = hashUnit(this.seed + 27, river, index);
+    const [river, u, v] = zone.split(':').map(Number) as [number, number, number];
+    const phaseDays = Math.round((hashUnit(this.seed + 26, river * 4096 + u, v) - 0.5) * 24);
+    const g = hashUnit(this.seed + 27, river * 4096 + u, v);
     return { phaseDays, winterGreen: g < 0.5 ? 0.1 + 0.15 * g : 0.3 + 0.5 * (g - 0.5) };
   }
 
@@ -368,37 +468,64 @@ export class Landscape {
     return paddyStateFor(dayOfYear + p.phaseDays, p.winterGreen);
   }
 
+  private paddyStateOf(field: FieldInfo, dayOfYear: number): PaddyState {
+    let byZone = this.paddyCache.get(dayOfYear);
+    if (!byZone) {
+      byZone = new Map();
+      this.paddyCache.set(dayOfYear, byZone);
+    }
+    let state = byZone.get(field.zoneId);
+    if (!state) {
+      state = this.paddyState(field.zone, dayOfYear);
+      byZone.set(field.zoneId, state);
+    }
+    return state;
+  }
+
   /** Landscape facts at one pixel (centre), for placing objects. */
   pixel(col: number, row: number): PixelInfo {
     const fx = col / COARSE_STEP;
     const fy = row / COARSE_STEP;
     const ix = Math.floor(fx);
     const iy = Math.floor(fy);
-    const n00 = this.cachedNode(ix, iy);
-    const n10 = this.cachedNode(ix + 1, iy);
-    const n01 = this.cachedNode(ix, iy + 1);
-    const n11 = this.cachedNode(ix + 1, iy + 1);
-    return this.pixelFromNodes(col, row, fx - ix, fy - iy, n00, n10, n01, n11);
+    const n = this.pointNodes;
+    this.cachedNode(ix, iy, n, 0);
+    this.cachedNode(ix + 1, iy, n, NODE_FIELDS);
+    this.cachedNode(ix, iy + 1, n, 2 * NODE_FIELDS);
+    this.cachedNode(ix + 1, iy + 1, n, 3 * NODE_FIELDS);
+    return this.pixelFromNodes(col, row, fx - ix, fy - iy, n, 0, NODE_FIELDS, 2 * NODE_FIELDS, 3 * NODE_FIELDS);
   }
 
-  private pixelFromNodes(col: number, row: number, tx: number, ty: number, n00: CoarseNode, n10: CoarseNode, n01: CoarseNode, n11: CoarseNode): PixelInfo {
-    const bl = (a: number, b: number, c: number, d: number): number => (a + (b - a) * tx) * (1 - ty) + (c + (d - c) * tx) * ty;
+  /** A pixel from its four surrounding nodes, stored in `n` at offsets a (top-left) … d. */
+  private pixelFromNodes(col: number, row: number, tx: number, ty: number, n: Float64Array, a: number, b: number, c: number, d: number, out?: PixelInfo): PixelInfo {
+    const w00 = (1 - tx) * (1 - ty);
+    const w10 = tx * (1 - ty);
+    const w01 = (1 - tx) * ty;
+    const w11 = tx * ty;
     const px = this.pixelSizeM;
-    const distM = bl(n00.distM, n10.distM, n01.distM, n11.distM);
-    const valleyHalfM = bl(n00.valleyHalfM, n10.valleyHalfM, n01.valleyHalfM, n11.valleyHalfM);
-    const hillsM = bl(n00.hillsM, n10.hillsM, n01.hillsM, n11.hillsM);
-    const floorM = bl(n00.floorM, n10.floorM, n01.floorM, n11.floorM);
-    const near = tx < 0.5 ? (ty < 0.5 ? n00 : n01) : ty < 0.5 ? n10 : n11;
-    const river = near.river;
-    const valley = river < 0 ? 1 : smoothstep(valleyHalfM, valleyHalfM + SLOPE_WIDTH_M, distM);
+    const distCoarse = n[a + N_DIST]! * w00 + n[b + N_DIST]! * w10 + n[c + N_DIST]! * w01 + n[d + N_DIST]! * w11;
+    const edgeM = n[a + N_EDGE]! * w00 + n[b + N_EDGE]! * w10 + n[c + N_EDGE]! * w01 + n[d + N_EDGE]! * w11;
+    const hillsM = n[a + N_HILLS]! * w00 + n[b + N_HILLS]! * w10 + n[c + N_HILLS]! * w01 + n[d + N_HILLS]! * w11;
+    const floorM = n[a + N_FLOOR]! * w00 + n[b + N_FLOOR]! * w10 + n[c + N_FLOOR]! * w01 + n[d + N_FLOOR]! * w11;
+    const near = tx < 0.5 ? (ty < 0.5 ? a : c) : ty < 0.5 ? b : d;
+    const river = n[near + N_RIVER]!;
+    const halfWidthM = river >= 0 ? this.rivers[river]!.halfWidthM : 0;
+    const distM = distCoarse;
+    // Interpolated distance blurs the V at the centreline: for the water's edge, measure exactly.
+    let waterDistM = distM;
+    if (river >= 0 && distM < halfWidthM + 2.5 * COARSE_STEP * px) {
+      this.nearestRiver(col + 0.5, row + 0.5);
+      waterDistM = Math.min(distM, this.nearDist * px);
+    }
+    const slopeWidthM = Math.min(MAX_SLOPE_WIDTH_M, Math.max(SLOPE_WIDTH_M, (hillsM - floorM) * 2.2));
+    const valley = river < 0 ? 1 : smoothstep(0, slopeWidthM, edgeM);
     const xm = (col + 0.5) * px;
     const ym = (row + 0.5) * px;
     const detail = (valueNoise(this.seed + 16, xm / 70, ym / 70) - 0.5) * 9 + (valueNoise(this.seed + 17, xm / 24, ym / 24) - 0.5) * 2.5;
-    const elevationM = floorM + Math.max(hillsM - floorM, 25) * Math.pow(valley, 0.85) + detail * valley + (river >= 0 && distM < 15 ? -2 : 0);
-    const halfWidthM = river >= 0 ? this.rivers[river]!.halfWidthM : 0;
-    const water = river >= 0 ? clamp((halfWidthM - distM) / px + 0.5, 0, 1) : 0;
-    const coverNoise = bl(n00.coverNoise, n10.coverNoise, n01.coverNoise, n11.coverNoise);
-    const decidNoise = bl(n00.decidNoise, n10.decidNoise, n01.decidNoise, n11.decidNoise);
+    const elevationM = floorM + Math.max(hillsM - floorM, 25) * valley + detail * valley + (river >= 0 && waterDistM < halfWidthM ? -2 : 0);
+    const water = river >= 0 ? clamp((halfWidthM - waterDistM) / px + 0.5, 0, 1) : 0;
+    const coverNoise = n[a + N_COVER]! * w00 + n[b + N_COVER]! * w10 + n[c + N_COVER]! * w01 + n[d + N_COVER]! * w11;
+    const decidNoise = n[a + N_DECID]! * w00 + n[b + N_DECID]! * w10 + n[c + N_DECID]! * w01 + n[d + N_DECID]! * w11;
     const deciduous = 0.5 * smoothstep(0.6, 0.72, decidNoise);
     let field: FieldInfo | null = null;
     let cover: PixelInfo['cover'];
@@ -411,6 +538,17 @@ export class Landscape {
       if (field) cover = 'cropland';
       else if (coverNoise < 0.335 || (valley < 0.5 && coverNoise < 0.47)) cover = coverNoise < 0.3 ? 'grass' : 'shrub';
       else cover = 'forest';
+    }
+    if (out) {
+      out.elevationM = elevationM;
+      out.valley = valley;
+      out.riverDistM = distM;
+      out.river = river;
+      out.water = water;
+      out.field = field;
+      out.cover = cover;
+      out.deciduous = deciduous;
+      return out;
     }
     return { elevationM, valley, riverDistM: distM, river, water, field, cover, deciduous };
   }
@@ -434,15 +572,17 @@ export class Landscape {
     const iy0 = Math.floor(row0 / COARSE_STEP);
     const iy1 = Math.floor((row0 + rows - 1) / COARSE_STEP) + 1;
     const nodeCols = ix1 - ix0 + 1;
-    const nodes: CoarseNode[] = [];
-    for (let iy = iy0; iy <= iy1; iy++) for (let ix = ix0; ix <= ix1; ix++) nodes.push(this.computeNode(ix, iy));
-    const node = (ix: number, iy: number): CoarseNode => nodes[(iy - iy0) * nodeCols + (ix - ix0)]!;
+    const needed = (iy1 - iy0 + 1) * nodeCols * NODE_FIELDS;
+    if (this.stripNodes.length < needed) this.stripNodes = new Float64Array(needed);
+    const nodes = this.stripNodes;
+    for (let iy = iy0; iy <= iy1; iy++) for (let ix = ix0; ix <= ix1; ix++) this.computeNode(ix, iy, nodes, ((iy - iy0) * nodeCols + (ix - ix0)) * NODE_FIELDS);
+    const at = (ix: number, iy: number): number => ((iy - iy0) * nodeCols + (ix - ix0)) * NODE_FIELDS;
     const spec = new Float64Array(BAND_COUNT);
     const specB = new Float64Array(BAND_COUNT);
     const specA = new Float64Array(BAND_COUNT);
     const px = this.pixelSizeM;
     const s = this.seed;
-    const paddyCache = new Map<string, PaddyState>();
+    const info: PixelInfo = { elevationM: 0, valley: 0, riverDistM: 0, river: -1, water: 0, field: null, cover: 'forest', deciduous: 0 };
     for (let r = 0; r < rows; r++) {
       const row = row0 + r;
       const fy = row / COARSE_STEP;
@@ -450,7 +590,7 @@ export class Landscape {
       for (let col = 0; col < width; col++) {
         const fx = col / COARSE_STEP;
         const ix = Math.floor(fx);
-        const info = this.pixelFromNodes(col, row, fx - ix, fy - iy, node(ix, iy), node(ix + 1, iy), node(ix, iy + 1), node(ix + 1, iy + 1));
+        this.pixelFromNodes(col, row, fx - ix, fy - iy, nodes, at(ix, iy), at(ix + 1, iy), at(ix, iy + 1), at(ix + 1, iy + 1), info);
         const k = r * width + col;
         elevation[k] = info.elevationM;
         const xm = (col + 0.5) * px;
@@ -463,7 +603,7 @@ export class Landscape {
         for (let d = 0; d < 2; d++) {
           const cond = dates[d]!;
           const target = d === 0 ? specB : specA;
-          this.surface(info, t, u, cond, d, target, spec, paddyCache, xm, ym);
+          this.surface(info, t, u, cond, target, spec, xm, ym);
         }
         // Static per-pixel grain (crowns, furrows): the same on both dates.
         const grain = 1 + 0.035 * gaussFromHash(hash3(s + 33, col, row));
@@ -481,23 +621,17 @@ export class Landscape {
     t: number,
     u: number,
     cond: DateConditions,
-    dateIndex: number,
     out: Float64Array,
     tmp: Float64Array,
-    paddyCache: Map<string, PaddyState>,
     xm: number,
     ym: number,
   ): void {
     const M = MATERIALS;
-    const mixIn = (material: Material, tt: number, uu: number, alpha: number): void => {
-      sampleMaterial(material, tt, uu, tmp);
-      for (let b = 0; b < BAND_COUNT; b++) out[b] = out[b]! + (tmp[b]! - out[b]!) * alpha;
-    };
     const hillVigour = clamp(t - 0.18 * cond.dryness + 0.08, 0, 1);
     switch (info.cover) {
       case 'forest':
         sampleMaterial(M.forest, t, u, out);
-        if (info.deciduous > 0) mixIn(M.leafOff, t, u, info.deciduous * (1 - cond.leafOn));
+        if (info.deciduous > 0) mixMaterial(M.leafOff, t, u, info.deciduous * (1 - cond.leafOn), out, tmp);
         break;
       case 'shrub':
         sampleMaterial(M.shrub, hillVigour, u, out);
@@ -508,41 +642,35 @@ export class Landscape {
       case 'water':
         // River banks under the water edge: wet grass and mud.
         sampleMaterial(M.grass, t, u, out);
-        mixIn(M.mud, t, u, 0.5);
+        mixMaterial(M.mud, t, u, 0.5, out, tmp);
         break;
       case 'cropland': {
         const field = info.field;
         if (!field) {
           sampleMaterial(M.grass, t, u, out);
         } else if (field.type === 'paddy') {
-          const cacheKey = `${dateIndex}|${field.zone}`;
-          let state = paddyCache.get(cacheKey);
-          if (!state) {
-            state = this.paddyState(field.zone, cond.dayOfYear);
-            paddyCache.set(cacheKey, state);
-          }
-          this.paintCrop(state, field, t, u, out, tmp);
+          this.paintCrop(this.paddyStateOf(field, cond.dayOfYear), field, t, u, out, tmp);
         } else if (field.type === 'dry') {
           this.paintCrop({ cover: field.dryCover, water: 0, ripe: 0 }, field, t, u, out, tmp);
         } else {
           sampleMaterial(M.fieldSoil, t, u, out);
-          mixIn(M.grass, hillVigour, u, 0.55);
+          mixMaterial(M.grass, hillVigour, u, 0.55, out, tmp);
         }
         if (field) {
           // Bunds between fields: a metre or two of grass, a fraction of a 10 m pixel.
           const edge = this.fieldEdgeM(xm, ym, field);
-          if (edge < this.pixelSizeM / 2) mixIn(M.grass, 0.5, u, 0.18);
+          if (edge < this.pixelSizeM / 2) mixMaterial(M.grass, 0.5, u, 0.18, out, tmp);
         }
         break;
       }
     }
-    if (info.water > 0) mixIn(M.water, t, u, info.water);
+    if (info.water > 0) mixMaterial(M.water, t, u, info.water, out, tmp);
   }
 
   /** A field's look for a crop state: soil or water underneath, canopy on top. */
   paintCrop(state: PaddyState, field: FieldInfo, t: number, u: number, out: Float64Array, tmp: Float64Array): void {
     const M = MATERIALS;
-    const vigour = 0.75 + 0.3 * hashUnit(this.seed + 28, field.river * 65536 + field.strip, field.seg);
+    const vigour = field.vigour;
     sampleMaterial(state.cover < 0.1 && state.water < 0.3 ? M.stubble : M.fieldSoil, t, u, out);
     if (state.water > 0) {
       sampleMaterial(M.paddyWater, t, u, tmp);
@@ -570,10 +698,12 @@ export class Landscape {
     const dy = ym - r.origin[1] * px;
     const u = dx * cos + dy * sin;
     const v = -dx * sin + dy * cos;
-    const geo = this.fieldGeometry(field.river, field.strip);
-    const fu = (u + geo.offset) / geo.length;
+    this.fieldGeometry(field.river, field.strip);
+    const length = this.geoLengthM;
+    const offset = this.geoOffsetM;
+    const fu = (u + offset) / length;
     const fv = v / r.fieldStripM;
-    const du = Math.min(fu - Math.floor(fu), Math.ceil(fu) - fu) * geo.length;
+    const du = Math.min(fu - Math.floor(fu), Math.ceil(fu) - fu) * length;
     const dv = Math.min(fv - Math.floor(fv), Math.ceil(fv) - fv) * r.fieldStripM;
     return Math.min(du, dv);
   }

@@ -36,12 +36,10 @@ export function boxAround(points: readonly Point[], pad: number, width: number, 
     if (x > maxX) maxX = x;
     if (y > maxY) maxY = y;
   }
-  return {
-    c0: Math.max(0, Math.floor(minX - pad)),
-    r0: Math.max(0, Math.floor(minY - pad)),
-    c1: Math.min(width, Math.ceil(maxX + pad)),
-    r1: Math.min(height, Math.ceil(maxY + pad)),
-  };
+  const c0 = Math.min(width, Math.max(0, Math.floor(minX - pad)));
+  const r0 = Math.min(height, Math.max(0, Math.floor(minY - pad)));
+  // Empty (zero-width) rather than inverted when the points lie outside the scene.
+  return { c0, r0, c1: Math.max(c0, Math.min(width, Math.ceil(maxX + pad))), r1: Math.max(r0, Math.min(height, Math.ceil(maxY + pad))) };
 }
 
 export const boxesOverlap = (a: Box, b: Box, gap = 0): boolean =>
@@ -83,23 +81,38 @@ export interface BlobSpec {
  * Negative inside.
  */
 export function blobExcess(spec: BlobSpec, x: number, y: number, grow?: (worldTheta: number) => number): number {
-  const dx = x - spec.cx;
-  const dy = y - spec.cy;
+  return blobExcessFn(spec, grow)(x, y);
+}
+
+/** {@link blobExcess} with the blob's constants hoisted, for use in loops. */
+export function blobExcessFn(spec: BlobSpec, grow?: (worldTheta: number) => number): (x: number, y: number) => number {
   const cos = Math.cos(spec.angle);
   const sin = Math.sin(spec.angle);
-  const u = (dx * cos + dy * sin) / spec.stretch;
-  const v = -dx * sin + dy * cos;
-  const r = Math.hypot(u, v);
-  const edge = spec.radius * radialFactor(spec.harmonics, Math.atan2(v, u));
-  return r - edge - (grow ? grow(Math.atan2(dy, dx)) : 0);
+  const { cx, cy, stretch, radius, harmonics } = spec;
+  const n = harmonics.length;
+  const ks = harmonics.map((h) => h.k);
+  const amps = harmonics.map((h) => h.amp);
+  const phases = harmonics.map((h) => h.phase);
+  return (x, y) => {
+    const dx = x - cx;
+    const dy = y - cy;
+    const u = (dx * cos + dy * sin) / stretch;
+    const v = -dx * sin + dy * cos;
+    const r = Math.sqrt(u * u + v * v);
+    const theta = Math.atan2(v, u);
+    let f = 1;
+    for (let i = 0; i < n; i++) f += amps[i]! * Math.cos(ks[i]! * theta + phases[i]!);
+    return r - radius * f - (grow ? grow(Math.atan2(dy, dx)) : 0);
+  };
 }
 
 /** A blob as a shape, optionally grown directionally (see {@link blobExcess}). */
 export function blobShape(spec: BlobSpec, grow?: (worldTheta: number) => number, maxGrow = 0): Shape {
   const maxR = spec.radius * (1 + spec.harmonics.reduce((s, h) => s + Math.abs(h.amp), 0)) * Math.max(spec.stretch, 1) + maxGrow;
+  const excess = blobExcessFn(spec, grow);
   return {
     bounds: [spec.cx - maxR, spec.cy - maxR, spec.cx + maxR, spec.cy + maxR],
-    contains: (x, y) => blobExcess(spec, x, y, grow) <= 0,
+    contains: (x, y) => excess(x, y) <= 0,
   };
 }
 
@@ -234,16 +247,34 @@ export function pointPolylineDistance(x: number, y: number, line: readonly Point
 export function rasterizeCoverage(shape: Shape, box: Box, samples = 4): Float32Array {
   const w = boxWidth(box);
   const h = boxHeight(box);
-  const out = new Float32Array(Math.max(0, w * h));
+  if (w <= 0 || h <= 0) return new Float32Array(0);
+  const out = new Float32Array(w * h);
   const [minX, minY, maxX, maxY] = shape.bounds;
   const step = 1 / samples;
   const weight = 1 / (samples * samples);
+  // Corner tests shared between neighbouring pixels: a pixel whose four corners and centre
+  // agree is taken as wholly in or out; only edge pixels are sub-sampled.
+  const corners = new Uint8Array((w + 1) * (h + 1));
+  for (let r = 0; r <= h; r++) {
+    for (let c = 0; c <= w; c++) corners[r * (w + 1) + c] = shape.contains(box.c0 + c, box.r0 + r) ? 1 : 0;
+  }
   for (let r = 0; r < h; r++) {
     const row = box.r0 + r;
     if (row + 1 < minY || row > maxY) continue;
     for (let c = 0; c < w; c++) {
       const col = box.c0 + c;
       if (col + 1 < minX || col > maxX) continue;
+      const k = r * (w + 1) + c;
+      const sum4 = corners[k]! + corners[k + 1]! + corners[k + w + 1]! + corners[k + w + 2]!;
+      const centre = shape.contains(col + 0.5, row + 0.5) ? 1 : 0;
+      if (samples <= 1) {
+        out[r * w + c] = centre;
+        continue;
+      }
+      if ((sum4 === 4 && centre === 1) || (sum4 === 0 && centre === 0)) {
+        out[r * w + c] = centre;
+        continue;
+      }
       let sum = 0;
       for (let sy = 0; sy < samples; sy++) {
         for (let sx = 0; sx < samples; sx++) {
@@ -297,6 +328,38 @@ export function multiPolygonArea(mp: MultiPolygon): number {
     });
   }
   return area;
+}
+
+/**
+ * Makes every region of a mask 4-connected (in place): where two set pixels touch only at a
+ * corner (a 2 × 2 block of 1 0 / 0 1), the upper unset pixel of the pair is set. Outlines then
+ * never touch themselves or each other at a point, which strict validators (Turf's
+ * booleanValid, some GIS tools) reject even though OGC allows it. Returns pixels added.
+ */
+export function closeDiagonals(mask: Uint8Array, width: number, height: number): number {
+  let added = 0;
+  for (let pass = 0; pass < 8; pass++) {
+    let changed = 0;
+    for (let r = 0; r + 1 < height; r++) {
+      for (let c = 0; c + 1 < width; c++) {
+        const k = r * width + c;
+        const a = mask[k]!;
+        const b = mask[k + 1]!;
+        const d = mask[k + width]!;
+        const e = mask[k + width + 1]!;
+        if (a === 1 && e === 1 && b === 0 && d === 0) {
+          mask[k + 1] = 1;
+          changed++;
+        } else if (b === 1 && d === 1 && a === 0 && e === 0) {
+          mask[k] = 1;
+          changed++;
+        }
+      }
+    }
+    added += changed;
+    if (changed === 0) break;
+  }
+  return added;
 }
 
 /**
@@ -514,4 +577,59 @@ export function convexHull(points: readonly Point[]): Ring {
   upper.pop();
   lower.pop();
   return lower.concat(upper);
+}
+
+/** Bounding box [minX, minY, maxX, maxY]. */
+export type Extent = [number, number, number, number];
+
+const ringExtents = new WeakMap<Ring, Extent>();
+
+/** Bounding box of a ring (cached: reference rings never change once placed). */
+export function ringExtent(ring: Ring): Extent {
+  let e = ringExtents.get(ring);
+  if (!e) {
+    e = extentOf([[ring]]);
+    ringExtents.set(ring, e);
+  }
+  return e;
+}
+
+/** Bounding box of a multipolygon. */
+export function extentOf(mp: MultiPolygon): Extent {
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -Infinity;
+  let maxY = -Infinity;
+  for (const poly of mp) {
+    for (const ring of poly) {
+      for (const [x, y] of ring) {
+        if (x < minX) minX = x;
+        if (y < minY) minY = y;
+        if (x > maxX) maxX = x;
+        if (y > maxY) maxY = y;
+      }
+    }
+  }
+  return [minX, minY, maxX, maxY];
+}
+
+/** Distance between two boxes (0 when they overlap): a lower bound of the geometries' distance. */
+export function extentGap(a: Extent, b: Extent): number {
+  const dx = Math.max(0, a[0] - b[2], b[0] - a[2]);
+  const dy = Math.max(0, a[1] - b[3], b[1] - a[3]);
+  return Math.hypot(dx, dy);
+}
+
+/** The ring with its first point repeated at the end (as GeoJSON and the clipper want). */
+export function close(ring: Ring): Ring {
+  const first = ring[0]!;
+  const last = ring[ring.length - 1]!;
+  return first[0] === last[0] && first[1] === last[1] ? ring : [...ring, [first[0], first[1]]];
+}
+
+/** Length of a polyline. */
+export function polylineLength(pts: Point[]): number {
+  let len = 0;
+  for (let i = 1; i < pts.length; i++) len += Math.hypot(pts[i]![0] - pts[i - 1]![0], pts[i]![1] - pts[i - 1]![1]);
+  return len;
 }

@@ -9,11 +9,12 @@
  *
  * Output is pixel space; the generator converts to UTM / EPSG:4326 and renders.
  */
-import { Landscape, type FieldInfo, type DateConditions, type PaddyState } from './landscape.js';
+import { Landscape, type DateConditions, type PaddyState } from './landscape.js';
 import { MATERIALS, BAND_COUNT, sampleMaterial, type Material } from './scenario-spectra.js';
 import { clamp, hash3, hashUnit, valueNoise, fbm, type Rng } from './random.js';
 import {
-  blobExcess,
+  blobExcessFn,
+  closeDiagonals,
   blobShape,
   boxAround,
   boxWidth,
@@ -32,6 +33,12 @@ import {
   fan,
   areaOutside,
   areaInside,
+  close,
+  extentGap,
+  extentOf,
+  polylineLength,
+  ringExtent,
+  ringSignedArea,
   type BlobSpec,
   type Box,
   type MultiPolygon,
@@ -40,6 +47,7 @@ import {
   type Shape,
 } from './scenario-geometry.js';
 import { classifyChange, isPermitValid, type MetricPermit, type PermitProps, type RuleResult } from './scenario-rules.js';
+import { BIT_BUILT, BIT_MINE, BIT_REF, BIT_TRUTH, Occupancy } from './scenario-occupancy.js';
 import type {
   CloudLayer,
   ClosedSiteProps,
@@ -81,53 +89,16 @@ export interface Layout {
   shortfalls: string[];
 }
 
-const BIT_BUILT = 1;
-const BIT_TRUTH = 2;
-const BIT_MINE = 4;
-const BIT_REF = 8;
-const CELL = 2;
 
-/** Coarse occupancy raster (2-px cells) used to keep objects apart. */
-class Occupancy {
-  readonly cols: number;
-  readonly rows: number;
-  readonly bits: Uint8Array;
-  constructor(width: number, height: number) {
-    this.cols = Math.ceil(width / CELL);
-    this.rows = Math.ceil(height / CELL);
-    this.bits = new Uint8Array(this.cols * this.rows);
-  }
-  private cellsOf(box: Box, mask: Uint8Array): Set<number> {
-    const w = boxWidth(box);
-    const cells = new Set<number>();
-    for (let i = 0; i < mask.length; i++) {
-      if (!mask[i]) continue;
-      const c = (box.c0 + (i % w)) >> 1;
-      const r = (box.r0 + Math.floor(i / w)) >> 1;
-      cells.add(r * this.cols + c);
-    }
-    return cells;
-  }
-  mark(box: Box, mask: Uint8Array, bit: number, dilatePx: number): void {
-    const d = Math.ceil(dilatePx / CELL);
-    for (const cell of this.cellsOf(box, mask)) {
-      const c = cell % this.cols;
-      const r = Math.floor(cell / this.cols);
-      for (let y = Math.max(0, r - d); y <= Math.min(this.rows - 1, r + d); y++) {
-        for (let x = Math.max(0, c - d); x <= Math.min(this.cols - 1, c + d); x++) this.bits[y * this.cols + x]! |= bit;
-      }
-    }
-  }
-  free(box: Box, mask: Uint8Array, bits: number): boolean {
-    for (const cell of this.cellsOf(box, mask)) if (this.bits[cell]! & bits) return false;
-    return true;
-  }
-  pointFree(x: number, y: number, bits: number): boolean {
-    const c = Math.floor(x) >> 1;
-    const r = Math.floor(y) >> 1;
-    if (c < 0 || r < 0 || c >= this.cols || r >= this.rows) return false;
-    return (this.bits[r * this.cols + c]! & bits) === 0;
-  }
+/** A dry field found by the cropland survey. */
+interface SurveyedField {
+  key: string;
+  river: number;
+  strip: number;
+  seg: number;
+  cover: number;
+  box: Box;
+  samples: number;
 }
 
 /** A shape rasterised: coverage over a box. */
@@ -146,6 +117,8 @@ interface Draft {
   halo?: Raster;
   /** Existing (static) pit this change grows from: its pixels are not part of the change. */
   existing?: Raster;
+  /** The pit record to mark used once the draft is accepted. */
+  pit?: { used: boolean };
   details: Record<string, string | number | boolean | null>;
 }
 
@@ -165,7 +138,7 @@ class LayoutBuilder {
   private readonly W: number;
   private readonly H: number;
   private readonly px: number;
-  private readonly occ: Occupancy;
+  private occ: Occupancy;
   private readonly layers: SurfaceLayer[] = [];
   private readonly staticLayers: SurfaceLayer[] = [];
   private readonly staticIndex = new Map<number, number[]>();
@@ -179,9 +152,15 @@ class LayoutBuilder {
   private readonly villages: { box: Box; mask: Uint8Array; center: Point; angle: number }[] = [];
   private readonly ponds: { spec: [number, number, number, number, number]; used: boolean }[] = [];
   private readonly pits = new Map<string, { spec: BlobSpec; raster: Raster; nearEdge: number | null; used: boolean }[]>();
-  private readonly survey = { fields: new Map<string, { info: FieldInfo; box: Box; samples: number }>(), zones: new Map<string, Box>() };
+  /**
+   * What the cropland survey found: dry fields (where harvest and greening traps can go; kept
+   * small — no FieldInfo objects — because a 5490 px scene has ~10⁵ fields) and paddy zones.
+   */
+  private readonly survey = { dryFields: new Map<string, SurveyedField>(), zones: new Map<string, Box>() };
+  private dryCandidates: { harvest: SurveyedField[]; greening: SurveyedField[] } = { harvest: [], greening: [] };
   private readonly usedFields = new Set<string>();
-  private serial = 0;
+  /** Shrinks the upper size of changes on repeated placement attempts (1 = full size). */
+  private sizeScale = 1;
   private readonly afterMs: number;
   /** Scene-size factor: counts scale with area (1 at 512 × 512 px of 10 m). */
   private readonly areaFactor: number;
@@ -209,12 +188,14 @@ class LayoutBuilder {
     this.placeRoads(r.fork('roads'));
     this.placePonds(r.fork('ponds'));
     this.placeOrchards(r.fork('orchards'));
+    this.placeOldScars(r.fork('scars'));
     this.placeProtectedAreas(r.fork('protected'));
     this.placePermits(r.fork('permits'));
     this.placeClosedSites(r.fork('closed'));
     this.placeChanges(r.fork('changes'));
     this.placeTraps(r.fork('traps'));
     this.addPhenologyTruths();
+    this.releaseScratch();
     return {
       layers: this.layers,
       clouds: this.clouds,
@@ -225,6 +206,22 @@ class LayoutBuilder {
       truths: this.truths,
       shortfalls: this.shortfalls,
     };
+  }
+
+  /**
+   * Drops what only placing needed. The layers' spectrum closures keep this builder alive while
+   * the scene renders, so its survey, indexes and occupancy raster would otherwise stay in memory.
+   */
+  private releaseScratch(): void {
+    this.occ = new Occupancy(1, 1);
+    this.survey.dryFields.clear();
+    this.survey.zones.clear();
+    this.dryCandidates = { harvest: [], greening: [] };
+    this.staticIndex.clear();
+    this.usedFields.clear();
+    this.pits.clear();
+    this.villages.length = 0;
+    this.ponds.length = 0;
   }
 
   // ---------------------------------------------------------------- helpers
@@ -248,6 +245,34 @@ class LayoutBuilder {
       if (accept(x, y)) return [x, y];
     }
     return null;
+  }
+
+  /** A random point inside a ring (sampled within its bounding box) that `accept`s. */
+  private randomPointInRing(rng: Rng, ring: Ring, accept: (x: number, y: number) => boolean = () => true, tries = 200): Point | null {
+    const [x0, y0, x1, y1] = ringExtent(ring);
+    for (let i = 0; i < tries; i++) {
+      const x = rng.range(Math.max(1, x0), Math.min(this.W - 1, x1));
+      const y = rng.range(Math.max(1, y0), Math.min(this.H - 1, y1));
+      if (pointInRing(x, y, ring) && accept(x, y)) return [x, y];
+    }
+    return null;
+  }
+
+  /** Distance (pixels) from a point to a ring's boundary. */
+  private edgeDistancePx(x: number, y: number, ring: Ring): number {
+    const closed = close(ring);
+    let best = Infinity;
+    for (let i = 1; i < closed.length; i++) best = Math.min(best, pointSegmentDistance(x, y, closed[i - 1]![0], closed[i - 1]![1], closed[i]![0], closed[i]![1]));
+    return best;
+  }
+
+  /**
+   * A free point inside a ring, far enough from its boundary for a site of `areaHa` (blob
+   * radius, stretch and, for leaching sites, the ponds and halo around it).
+   */
+  private pointForSite(rng: Rng, ring: Ring, areaHa: number, kind: MiningKind): Point | null {
+    const reach = Math.sqrt(this.haToPx(areaHa) / Math.PI) * (kind === 'leaching_site' ? 1.5 : 1.4) + this.m(kind === 'leaching_site' ? 40 : 20);
+    return this.randomPointInRing(rng, ring, (x, y) => this.edgeDistancePx(x, y, ring) > reach && this.occ.pointFree(x, y, BIT_BUILT | BIT_TRUTH | BIT_MINE), 300);
   }
 
   private isHill(x: number, y: number, minValley = 0.6): boolean {
@@ -296,7 +321,7 @@ class LayoutBuilder {
     return { cx, cy, radius, harmonics, stretch, angle: rng.range(0, Math.PI) };
   }
 
-  private raster(shape: Shape, pad = 2): Raster {
+  private raster(shape: Shape, pad = 2, samples = 4): Raster {
     const [x0, y0, x1, y1] = shape.bounds;
     const box = boxAround(
       [
@@ -307,7 +332,7 @@ class LayoutBuilder {
       this.W,
       this.H,
     );
-    return { box, cover: rasterizeCoverage(shape, box, 4) };
+    return { box, cover: rasterizeCoverage(shape, box, samples) };
   }
 
   private maskOf(r: Raster, threshold = 0.5): Uint8Array {
@@ -320,6 +345,12 @@ class LayoutBuilder {
     let n = 0;
     for (let i = 0; i < mask.length; i++) n += mask[i]!;
     return n;
+  }
+
+  /** Records a truth feature; its mask is made 4-connected so its outline is a valid polygon. */
+  private pushTruth(t: TruthRecord): void {
+    if (!t.footprint) closeDiagonals(t.mask, boxWidth(t.box), boxHeight(t.box));
+    this.truths.push(t);
   }
 
   /** Adds a layer to the paint list (and, when static, to the static index). */
@@ -339,7 +370,7 @@ class LayoutBuilder {
     }
   }
 
-  /** Largest coverage of any static layer at a pixel (villages, ponds, roads, pits, …). */
+  /** Largest coverage (0–1) of any static layer at a pixel (villages, ponds, roads, pits, …). */
   private staticCoverAt(col: number, row: number): number {
     const list = this.staticIndex.get((row >> 6) * 4096 + (col >> 6));
     if (!list) return 0;
@@ -351,11 +382,14 @@ class LayoutBuilder {
       const c = l.cover[(row - b.r0) * (b.c1 - b.c0) + (col - b.c0)]!;
       if (c > best) best = c;
     }
-    return best;
+    return best / 255;
   }
 
+  /** A surface layer; coverage is stored in bytes (a quarter of the memory of floats). */
   private layer(name: string, r: Raster, dates: readonly [boolean, boolean], spectrum: (p: PaintPoint, out: Float64Array) => void): SurfaceLayer {
-    return { name, box: r.box, cover: r.cover, dates, spectrum };
+    const cover = new Uint8Array(r.cover.length);
+    for (let i = 0; i < cover.length; i++) cover[i] = Math.round(clamp(r.cover[i]!, 0, 1) * 255);
+    return { name, box: r.box, cover, dates, spectrum };
   }
 
   /** A material with optional fixed texture and a multiplicative pattern. */
@@ -386,11 +420,6 @@ class LayoutBuilder {
     };
   }
 
-  private nextId(prefix: string): string {
-    this.serial += 1;
-    return `${prefix}${String(this.serial).padStart(3, '0')}`;
-  }
-
   // ---------------------------------------------------------------- survey
 
   /** Samples the valleys every 3 px: which fields and paddy zones exist, and where. */
@@ -405,13 +434,19 @@ class LayoutBuilder {
           box
             ? { c0: Math.min(box.c0, col - step), r0: Math.min(box.r0, row - step), c1: Math.max(box.c1, col + step + 1), r1: Math.max(box.r1, row + step + 1) }
             : { c0: col - step, r0: row - step, c1: col + step + 1, r1: row + step + 1 };
-        const entry = this.survey.fields.get(f.key);
+        if (f.type === 'paddy') this.survey.zones.set(f.zone, grow(this.survey.zones.get(f.zone)));
+        if (f.type !== 'dry') continue;
+        const entry = this.survey.dryFields.get(f.key);
         if (entry) {
           entry.box = grow(entry.box);
           entry.samples++;
-        } else this.survey.fields.set(f.key, { info: f, box: grow(undefined), samples: 1 });
-        if (f.type === 'paddy') this.survey.zones.set(f.zone, grow(this.survey.zones.get(f.zone)));
+        } else this.survey.dryFields.set(f.key, { key: f.key, river: f.river, strip: f.strip, seg: f.seg, cover: f.dryCover, box: grow(undefined), samples: 1 });
       }
+    }
+    for (const f of this.survey.dryFields.values()) {
+      if (f.samples < 2) continue;
+      if (f.cover >= 0.55) this.dryCandidates.harvest.push(f);
+      else if (f.cover <= 0.25) this.dryCandidates.greening.push(f);
     }
   }
 
@@ -428,8 +463,11 @@ class LayoutBuilder {
     return mask;
   }
 
+  /** A box grown by `pad` and clipped to the scene (empty, never inverted, when outside it). */
   private clipBox(b: Box, pad = 0): Box {
-    return { c0: Math.max(0, b.c0 - pad), r0: Math.max(0, b.r0 - pad), c1: Math.min(this.W, b.c1 + pad), r1: Math.min(this.H, b.r1 + pad) };
+    const c0 = clamp(b.c0 - pad, 0, this.W);
+    const r0 = clamp(b.r0 - pad, 0, this.H);
+    return { c0, r0, c1: clamp(b.c1 + pad, c0, this.W), r1: clamp(b.r1 + pad, r0, this.H) };
   }
 
   // ---------------------------------------------------------------- static landscape objects
@@ -468,12 +506,13 @@ class LayoutBuilder {
           const cu = Math.floor((xm * cos + ym * sin) / cellM);
           const cv = Math.floor((-xm * sin + ym * cos) / cellM);
           const h = hashUnit(seed, cu, cv);
-          const material = h < 0.36 ? MATERIALS.concrete : h < 0.6 ? MATERIALS.redRoof : h < 0.68 ? MATERIALS.blueRoof : h < 0.8 ? MATERIALS.forest : h < 0.9 ? MATERIALS.fieldSoil : MATERIALS.asphalt;
+          const material =
+            h < 0.22 ? MATERIALS.concrete : h < 0.42 ? MATERIALS.greyRoof : h < 0.6 ? MATERIALS.redRoof : h < 0.65 ? MATERIALS.blueRoof : h < 0.82 ? MATERIALS.forest : h < 0.92 ? MATERIALS.fieldSoil : MATERIALS.asphalt;
           sampleMaterial(material, hashUnit(seed + 1, cu, cv), p.u, out);
-          // A cell rarely fills a 10 m pixel: mix in the neighbouring cell.
+          // A cell rarely fills a 10 m pixel: mix in the neighbouring cell (lanes, gardens, trees).
           const h2 = hashUnit(seed, cu + 1, cv);
-          sampleMaterial(h2 < 0.5 ? MATERIALS.concrete : MATERIALS.grass, p.t, p.u, tmp);
-          for (let b = 0; b < BAND_COUNT; b++) out[b] = out[b]! * 0.7 + tmp[b]! * 0.3;
+          sampleMaterial(h2 < 0.35 ? MATERIALS.greyRoof : h2 < 0.7 ? MATERIALS.grass : MATERIALS.forest, p.t, p.u, tmp);
+          for (let b = 0; b < BAND_COUNT; b++) out[b] = out[b]! * 0.6 + tmp[b]! * 0.4;
         }),
       );
       this.occ.mark(r.box, mask, BIT_BUILT, 3);
@@ -518,9 +557,9 @@ class LayoutBuilder {
     roads.forEach((road, i) => {
       const asphalt = i < this.land.rivers.length ? rng.chance(0.6) : rng.chance(0.3);
       const halfWidth = this.m(asphalt ? rng.range(3, 4.5) : rng.range(2, 3));
-      // Long roads are cut into pieces so no layer holds a scene-sized raster.
-      for (let start = 0; start < road.length - 1; start += 24) {
-        const piece = road.slice(start, Math.min(road.length, start + 25));
+      // Long roads are cut into short pieces, so their rasters hug the road.
+      for (let start = 0; start < road.length - 1; start += 6) {
+        const piece = road.slice(start, Math.min(road.length, start + 7));
         const box = boxAround(piece, halfWidth + 2, this.W, this.H);
         if (boxWidth(box) <= 0 || boxHeight(box) <= 0) continue;
         const cover = rasterizePolyline(piece, halfWidth, box);
@@ -571,6 +610,23 @@ class LayoutBuilder {
     }
   }
 
+  /**
+   * Old scars the same on both dates: abandoned heap-leach sites half grown over, small
+   * landslides. Bare soil that is not a change — a detector must look at both dates.
+   */
+  private placeOldScars(rng: Rng): void {
+    const count = Math.round(this.areaFactor * rng.range(2, 5));
+    for (let i = 0; i < count; i++) {
+      const at = this.randomPoint(rng, (x, y) => this.isHill(x, y, 0.5) && this.occ.pointFree(x, y, BIT_BUILT), 100, 10);
+      if (!at) continue;
+      const r = this.raster(blobShape(this.blobSpec(rng, at[0], at[1], rng.range(0.3, 2.5), 2)));
+      const mask = this.maskOf(r);
+      if (!this.occ.free(r.box, mask, BIT_BUILT)) continue;
+      this.addLayer(this.layer('old-scar', r, [true, true], this.pitSpectrum(rng.range(4, 8), rng.range(0.2, 0.6))));
+      this.occ.mark(r.box, mask, BIT_MINE, 3);
+    }
+  }
+
   /** Contour terraces with tree rows: `canopy` is the share of the terrace under trees. */
   private terraceSpectrum(canopy: number, terraceM: number): (p: PaintPoint, out: Float64Array) => void {
     const tmp = new Float64Array(BAND_COUNT);
@@ -585,9 +641,14 @@ class LayoutBuilder {
 
   // ---------------------------------------------------------------- reference layers
 
-  private refDistancePx(ring: Ring, rings: Ring[]): number {
-    let best = Infinity;
-    for (const other of rings) best = Math.min(best, multiPolygonDistance([[close(ring)]], [[close(other)]]));
+  /** Distance (pixels) from a ring to the nearest of some rings, exact below `capPx`. */
+  private refDistancePx(ring: Ring, rings: Ring[], capPx = Infinity): number {
+    const box = extentOf([[ring]]);
+    let best = capPx;
+    for (const other of rings) {
+      if (extentGap(box, ringExtent(other)) >= best) continue;
+      best = Math.min(best, multiPolygonDistance([[close(ring)]], [[close(other)]]));
+    }
     return best;
   }
 
@@ -600,7 +661,7 @@ class LayoutBuilder {
   }
 
   private ringMask(ring: Ring): Raster {
-    return this.raster(polygonShape(ring), 1);
+    return this.raster(polygonShape(ring), 1, 1);
   }
 
   private placeProtectedAreas(rng: Rng): void {
@@ -617,7 +678,7 @@ class LayoutBuilder {
         });
         const ring = convexHull(pts);
         if (!this.ringInside(ring, 4)) continue;
-        if (this.refDistancePx(ring, this.allRefRings()) < this.m(500)) continue;
+        if (this.refDistancePx(ring, this.allRefRings(), this.m(500)) < this.m(500)) continue;
         const n = this.protectedAreas.length + 1;
         const place = PLACES[hash3(this.o.seed, 77, n) % PLACES.length]!;
         const redLine = rng.chance(0.6);
@@ -644,22 +705,25 @@ class LayoutBuilder {
   private placePermits(rng: Rng): void {
     const af = this.areaFactor;
     const plan: { type: 'mining' | 'exploration'; validity: 'valid' | 'expired' | 'lapsed' | 'suspended'; oobPits: number }[] = [];
+    // Exploration permits are the largest: place them first, while there is room.
+    const explorations = Math.max(this.o.placements.exploration_only + this.o.placements.exploration_small > 0 ? 1 : 0, Math.round(af * rng.range(0.7, 1.3)));
+    for (let i = 0; i < explorations; i++) plan.push({ type: 'exploration', validity: 'valid', oobPits: 0 });
     const valid = Math.max(2, Math.round(af * rng.range(2, 3.4)));
     const oob = Math.max(this.o.placements.out_of_bounds, 0);
     for (let i = 0; i < valid; i++) plan.push({ type: 'mining', validity: 'valid', oobPits: i < oob ? 1 : 0 });
     // Spread any remaining out-of-bounds pits over the valid permits.
-    for (let k = valid; k < oob; k++) plan[k % valid]!.oobPits += 1;
-    const explorations = Math.max(this.o.placements.exploration_only + this.o.placements.exploration_small > 0 ? 1 : 0, Math.round(af * rng.range(0.7, 1.3)));
-    for (let i = 0; i < explorations; i++) plan.push({ type: 'exploration', validity: 'valid', oobPits: 0 });
+    for (let k = valid; k < oob; k++) plan[explorations + (k % valid)]!.oobPits += 1;
     const invalid = Math.max(this.o.placements.expired_permit > 0 ? 1 : 0, Math.round(af * rng.range(1, 2)));
     const kinds: ('expired' | 'lapsed' | 'suspended')[] = ['expired', 'lapsed', 'suspended'];
     for (let i = 0; i < invalid; i++) plan.push({ type: 'mining', validity: kinds[(rng.int(0, 2) + i) % 3]!, oobPits: 0 });
 
     for (const item of plan) {
-      for (let attempt = 0; attempt < 80; attempt++) {
+      for (let attempt = 0; attempt < 100; attempt++) {
         const big = item.type === 'exploration';
-        const hl = this.m((big ? rng.range(380, 620) : rng.range(170, 330)) * this.sizeFactor);
-        const hw = this.m((big ? rng.range(280, 450) : rng.range(120, 230)) * this.sizeFactor);
+        // Later attempts try smaller permits: a crowded or small scene still gets one.
+        const shrink = this.sizeFactor * (1 - Math.min(0.4, attempt / 200));
+        const hl = this.m((big ? rng.range(380, 620) : rng.range(170, 330)) * shrink);
+        const hw = this.m((big ? rng.range(280, 450) : rng.range(120, 230)) * shrink);
         const at = this.randomPoint(rng, (x, y) => this.isHill(x, y, 0.55), 200, hl + 4);
         if (!at) break;
         const angle = rng.chance(0.7) ? rng.range(-0.12, 0.12) : rng.range(-0.6, 0.6);
@@ -673,7 +737,7 @@ class LayoutBuilder {
         }
         const ring = convexHull(corners);
         if (!this.ringInside(ring, 4)) continue;
-        if (this.refDistancePx(ring, this.allRefRings()) < this.m(450)) continue;
+        if (this.refDistancePx(ring, this.allRefRings(), this.m(380)) < this.m(380)) continue;
         const raster = this.ringMask(ring);
         const mask = this.maskOf(raster, 0.5);
         if (!this.occ.free(raster.box, mask, BIT_BUILT)) continue;
@@ -745,7 +809,7 @@ class LayoutBuilder {
       for (let i = 1; i < closed.length; i++) best = Math.min(best, pointSegmentDistance(x, y, closed[i - 1]![0], closed[i - 1]![1], closed[i]![0], closed[i]![1]));
       return best;
     };
-    const areaPx = Math.abs(polygonAreaPx(ring));
+    const areaPx = Math.abs(ringSignedArea(ring));
     for (let i = 0; i < count + nearEdge; i++) {
       const isEdge = i >= count;
       let placed = false;
@@ -776,7 +840,7 @@ class LayoutBuilder {
           cx = ex + nx * inset;
           cy = ey + ny * inset;
         } else {
-          const p = this.randomPoint(rng, (x, y) => pointInRing(x, y, ring) && edgeDistance(x, y) > reach + this.m(40), 100);
+          const p = this.randomPointInRing(rng, ring, (x, y) => edgeDistance(x, y) > reach + this.m(40), 60);
           if (!p) continue;
           [cx, cy] = p;
         }
@@ -796,6 +860,18 @@ class LayoutBuilder {
       // Working pits are fresh; pits of lapsed permits are older and greening at the edges.
       this.addLayer(this.layer('existing-pit', pit.raster, [true, true], this.pitSpectrum(rng.range(6, 10), valid ? 0.9 : 0.55)));
       this.occ.mark(pit.raster.box, this.maskOf(pit.raster), BIT_MINE, 2);
+      if (pit.nearEdge === null && rng.chance(0.5)) {
+        // An older tailings fan below the pit, inside the permit: bright, and the same on both dates.
+        const down = this.downslope(pit.spec.cx, pit.spec.cy, rng);
+        const edge = pit.spec.radius * pit.spec.stretch * 0.7;
+        const half = rng.range(0.35, 0.6);
+        const tail = this.raster(fan(pit.spec.cx + Math.cos(down) * edge, pit.spec.cy + Math.sin(down) * edge, down, half, pit.spec.radius * rng.range(0.6, 1), this.harmonics(rng)));
+        const mask = this.maskOf(tail);
+        if (this.areaPx(mask) > 0 && this.maskInsideRing(tail.box, mask, ring, this.m(15)) && this.occ.free(tail.box, mask, BIT_BUILT)) {
+          this.addLayer(this.layer('existing-tailings', tail, [true, true], this.materialFn(MATERIALS.tailings, { t: rng.range(0.2, 0.6) })));
+          this.occ.mark(tail.box, mask, BIT_MINE, 2);
+        }
+      }
     }
     return pits;
   }
@@ -813,7 +889,7 @@ class LayoutBuilder {
         });
         const ring = convexHull(pts);
         if (!this.ringInside(ring, 4)) continue;
-        if (this.refDistancePx(ring, this.allRefRings()) < this.m(450)) continue;
+        if (this.refDistancePx(ring, this.allRefRings(), this.m(380)) < this.m(380)) continue;
         const raster = this.ringMask(ring);
         const mask = this.maskOf(raster);
         if (!this.occ.free(raster.box, mask, BIT_BUILT | BIT_MINE)) continue;
@@ -846,7 +922,7 @@ class LayoutBuilder {
             }
           }),
         );
-        this.occ.mark(raster.box, mask, BIT_MINE | BIT_REF, 1);
+        this.occ.mark(raster.box, mask, BIT_REF, 1);
         break;
       }
     }
@@ -882,22 +958,33 @@ class LayoutBuilder {
     return geom.map((poly) => poly.map((ring) => ring.map(([x, y]) => [x * s, y * s] as Point)));
   }
 
+  /**
+   * The rules for a change. Reference polygons more than 150 m away cannot matter (near is
+   * 100 m, touching is 0), so only the ones within that of its extent are passed on.
+   */
   private classify(geom: MultiPolygon, areaHa: number): RuleResult {
-    const permits: MetricPermit[] = this.permits.map((p) => ({ geometry: this.metric([[close(p.ring)]]), props: p.props }));
+    const box = extentOf(geom);
+    const reach = this.m(150);
+    const close150 = (ring: Ring): boolean => extentGap(box, ringExtent(ring)) < reach;
+    const permits: MetricPermit[] = this.permits.filter((p) => close150(p.ring)).map((p) => ({ geometry: this.metric([[close(p.ring)]]), props: p.props }));
     return classifyChange({
       geometry: this.metric(geom),
       areaHa,
       permits,
-      closedSites: this.closedSites.map((c) => this.metric([[close(c.ring)]])),
-      protectedAreas: this.protectedAreas.map((a) => this.metric([[close(a.ring)]])),
+      closedSites: this.closedSites.filter((c) => close150(c.ring)).map((c) => this.metric([[close(c.ring)]])),
+      protectedAreas: this.protectedAreas.filter((a) => close150(a.ring)).map((a) => this.metric([[close(a.ring)]])),
       date: this.o.dates.after,
     });
   }
 
-  /** Distance (metres) from a geometry to the nearest of some rings. */
-  private distanceM(geom: MultiPolygon, rings: Ring[]): number {
-    let best = Infinity;
-    for (const ring of rings) best = Math.min(best, multiPolygonDistance(geom, [[close(ring)]]) * this.px);
+  /** Distance (metres) from a geometry to the nearest of some rings; exact below `capM`. */
+  private distanceM(geom: MultiPolygon, rings: Ring[], capM = 400): number {
+    const box = extentOf(geom);
+    let best = capM;
+    for (const ring of rings) {
+      if (extentGap(box, ringExtent(ring)) * this.px >= best) continue;
+      best = Math.min(best, multiPolygonDistance(geom, [[close(ring)]]) * this.px);
+    }
     return best;
   }
 
@@ -910,7 +997,11 @@ class LayoutBuilder {
       let made = 0;
       for (let i = 0; i < wanted; i++) {
         let ok = false;
-        for (let attempt = 0; attempt < 40 && !ok; attempt++) ok = this.tryPlacement(rng, placement);
+        for (let attempt = 0; attempt < 60 && !ok; attempt++) {
+          // Later attempts ask for smaller changes, which fit in more places.
+          this.sizeScale = 1 - Math.min(0.6, attempt / 80);
+          ok = this.tryPlacement(rng, placement);
+        }
         if (ok) made++;
       }
       if (made < wanted) this.shortfalls.push(`${placement}: ${made} of ${wanted}`);
@@ -922,9 +1013,9 @@ class LayoutBuilder {
     return r < 0.5 ? 'leaching_site' : r < 0.8 ? 'open_pit' : 'tailings';
   }
 
-  /** Log-uniform area in [lo, hi] ha. */
+  /** Log-uniform area in [lo, hi × sizeScale] ha (never below lo). */
   private areaBetween(rng: Rng, lo: number, hi: number): number {
-    return Math.exp(rng.range(Math.log(lo), Math.log(hi)));
+    return Math.exp(rng.range(Math.log(lo), Math.log(Math.max(lo * 1.05, hi * this.sizeScale))));
   }
 
   private tryPlacement(rng: Rng, placement: Placement): boolean {
@@ -945,7 +1036,7 @@ class LayoutBuilder {
       case 'protected_area': {
         if (this.protectedAreas.length === 0) return false;
         const area = rng.pick(this.protectedAreas);
-        const at = this.randomPoint(rng, (x, y) => pointInRing(x, y, area.ring) && this.isHill(x, y, 0.5) && this.occ.pointFree(x, y, BIT_BUILT | BIT_TRUTH | BIT_MINE), 300, 15);
+        const at = this.randomPointInRing(rng, area.ring, (x, y) => this.isHill(x, y, 0.5) && this.occ.pointFree(x, y, BIT_BUILT | BIT_TRUTH | BIT_MINE), 300);
         if (!at) return false;
         draft = this.newSite(rng, this.pickMiningKind(rng), at, this.areaBetween(rng, 0.45, 4), false);
         break;
@@ -953,7 +1044,7 @@ class LayoutBuilder {
       case 'closed_site_reactivated': {
         if (this.closedSites.length === 0) return false;
         const site = rng.pick(this.closedSites);
-        const at = this.randomPoint(rng, (x, y) => pointInRing(x, y, site.ring), 300, 5);
+        const at = this.randomPointInRing(rng, site.ring, () => true, 300);
         if (!at) return false;
         draft = this.newSite(rng, rng.chance(0.6) ? 'leaching_site' : 'open_pit', at, this.areaBetween(rng, 0.5, 3), false);
         break;
@@ -962,11 +1053,12 @@ class LayoutBuilder {
       case 'exploration_small': {
         if (exploration.length === 0) return false;
         host = rng.pick(exploration);
-        const ring = host.ring;
-        const at = this.randomPoint(rng, (x, y) => pointInRing(x, y, ring) && this.occ.pointFree(x, y, BIT_BUILT | BIT_TRUTH | BIT_MINE), 300, 5);
-        if (!at) return false;
         const small = placement === 'exploration_small';
-        draft = this.newSite(rng, small ? 'open_pit' : this.pickMiningKind(rng), at, small ? rng.range(0.32, 0.75) : this.areaBetween(rng, 1.35, 4.5), false);
+        const kind = small ? 'open_pit' : this.pickMiningKind(rng);
+        const areaHa = small ? rng.range(0.32, 0.75) : this.areaBetween(rng, 1.35, 4.5);
+        const at = this.pointForSite(rng, host.ring, areaHa, kind);
+        if (!at) return false;
+        draft = this.newSite(rng, kind, at, areaHa, false);
         break;
       }
       case 'expired_permit': {
@@ -975,23 +1067,26 @@ class LayoutBuilder {
         const pit = (this.pits.get(host.props.permit_id) ?? []).find((p) => !p.used);
         if (pit && rng.chance(0.6)) draft = this.growPit(rng, pit, null, this.areaBetween(rng, 0.45, 2.5), host);
         else {
-          const ring = host.ring;
-          const at = this.randomPoint(rng, (x, y) => pointInRing(x, y, ring) && this.occ.pointFree(x, y, BIT_BUILT | BIT_TRUTH | BIT_MINE), 300, 5);
+          const kind = this.pickMiningKind(rng);
+          const areaHa = this.areaBetween(rng, 0.45, 2.5);
+          const at = this.pointForSite(rng, host.ring, areaHa, kind);
           if (!at) return false;
-          draft = this.newSite(rng, this.pickMiningKind(rng), at, this.areaBetween(rng, 0.45, 2.5), false);
+          draft = this.newSite(rng, kind, at, areaHa, false);
         }
         break;
       }
       case 'licensed': {
         if (validMining.length === 0) return false;
         host = rng.pick(validMining);
-        const pit = (this.pits.get(host.props.permit_id) ?? []).find((p) => !p.used && p.nearEdge === null);
+        // Any pit left (out-of-bounds growth was placed first) can grow inwards.
+        const pit = (this.pits.get(host.props.permit_id) ?? []).find((p) => !p.used);
         if (pit && rng.chance(0.7)) draft = this.growPit(rng, pit, null, this.areaBetween(rng, 0.3, 2), host);
         else {
-          const ring = host.ring;
-          const at = this.randomPoint(rng, (x, y) => pointInRing(x, y, ring) && this.occ.pointFree(x, y, BIT_BUILT | BIT_TRUTH | BIT_MINE), 300, 5);
+          const kind: MiningKind = rng.chance(0.5) ? 'leaching_site' : 'open_pit';
+          const areaHa = this.areaBetween(rng, 0.3, 2);
+          const at = this.pointForSite(rng, host.ring, areaHa, kind);
           if (!at) return false;
-          draft = this.newSite(rng, rng.chance(0.5) ? 'leaching_site' : 'open_pit', at, this.areaBetween(rng, 0.3, 2), false);
+          draft = this.newSite(rng, kind, at, areaHa, false);
         }
         break;
       }
@@ -1010,7 +1105,10 @@ class LayoutBuilder {
 
   /** Composes a draft's truth mask over one box. */
   private draftMask(draft: Draft): { box: Box; mask: Uint8Array } {
+    draft.parts = draft.parts.filter((r) => r.cover.length > 0);
+    if (draft.halo && draft.halo.cover.length === 0) delete draft.halo;
     const rasters = [...draft.parts, ...(draft.halo ? [draft.halo] : [])];
+    if (rasters.length === 0) return { box: { c0: 0, r0: 0, c1: 0, r1: 0 }, mask: new Uint8Array(0) };
     const box = rasters.reduce<Box>((b, r) => ({ c0: Math.min(b.c0, r.box.c0), r0: Math.min(b.r0, r.box.r0), c1: Math.max(b.c1, r.box.c1), r1: Math.max(b.r1, r.box.r1) }), {
       c0: Infinity,
       r0: Infinity,
@@ -1048,6 +1146,7 @@ class LayoutBuilder {
 
   private acceptDraft(draft: Draft, placement: Placement, host: PermitRecord | null): boolean {
     const { box, mask } = this.draftMask(draft);
+    closeDiagonals(mask, boxWidth(box), boxHeight(box));
     const areaPx = this.areaPx(mask);
     if (areaPx === 0) return false;
     const areaHa = this.pxToHa(areaPx);
@@ -1104,9 +1203,9 @@ class LayoutBuilder {
     }
     if (!ok) return false;
 
+    if (draft.pit) draft.pit.used = true;
     for (const layer of draft.layers) this.addLayer(layer);
-    const id = this.nextId('T');
-    this.truths.push({
+    this.pushTruth({
       kind: draft.kind,
       role: 'mining',
       placement,
@@ -1117,7 +1216,7 @@ class LayoutBuilder {
       expectedFlags: result.flags,
       permitId: result.permitId,
       licensedPermitId: result.licensedPermitId,
-      details: { ...draft.details, truth_seq: id },
+      details: draft.details,
     });
     this.occ.mark(box, mask, BIT_TRUTH, this.m(70));
     return true;
@@ -1148,7 +1247,7 @@ class LayoutBuilder {
       layers.push(this.layer('settling-pond', pond, [false, true], this.materialFn(MATERIALS.turbidWater)));
       parts.push(pond);
     }
-    return { kind: 'open_pit', layers, parts, details: { bench_count_estimate: null } };
+    return { kind: 'open_pit', layers, parts, details: {} };
   }
 
   private harmonics(rng: Rng): { k: number; amp: number; phase: number }[] {
@@ -1210,10 +1309,11 @@ class LayoutBuilder {
     const hw = boxWidth(haloBox);
     const halo = new Float32Array(hw * boxHeight(haloBox));
     const seed = hash3(this.o.seed, 313, Math.floor(at[0]), Math.floor(at[1]));
+    const excessAt = blobExcessFn(spec);
     for (let i = 0; i < halo.length; i++) {
       const x = haloBox.c0 + (i % hw) + 0.5;
       const y = haloBox.r0 + Math.floor(i / hw) + 0.5;
-      const excess = blobExcess(spec, x, y);
+      const excess = excessAt(x, y);
       if (excess <= 0) continue;
       const dir = Math.cos(Math.atan2(y - at[1], x - at[0]) - down);
       const width = haloW * (0.5 + 1.6 * Math.max(0, dir));
@@ -1261,19 +1361,27 @@ class LayoutBuilder {
     const sharp = rng.range(1, 2.5);
     const existingMask = this.maskOf(pit.raster);
     const existingPx = this.areaPx(existingMask);
-    // Find the growth distance that gives about the target area.
-    let best: Raster | null = null;
-    for (let g = this.m(15); g < this.m(400); g *= 1.25) {
-      const grow = (theta: number): number => g * Math.pow(Math.max(0, Math.cos(theta - direction)), sharp);
-      const r = this.raster(blobShape(spec, grow, g));
-      const grownPx = this.areaPx(this.maskOf(r)) - existingPx;
-      best = r;
-      if (this.pxToHa(grownPx) >= targetHa) break;
+    // Find the growth distance that gives about the target area — and, across a permit edge,
+    // clearly more than the positional tolerance outside (pixel centres are enough to search
+    // with; the chosen one is then rasterised with coverage).
+    const growBy = (g: number) => (theta: number): number => g * Math.pow(Math.max(0, Math.cos(theta - direction)), sharp);
+    const outsidePx = (r: Raster): number => {
+      const w = boxWidth(r.box);
+      let n = 0;
+      for (let i = 0; i < r.cover.length; i++) if (r.cover[i]! >= 0.5 && !pointInRing(r.box.c0 + (i % w) + 0.5, r.box.r0 + Math.floor(i / w) + 0.5, ring)) n++;
+      return n;
+    };
+    let chosen = 0;
+    for (let g = this.m(15); g < this.m(500); g *= 1.2) {
+      chosen = g;
+      const r = this.raster(blobShape(spec, growBy(g), g), 2, 1);
+      const grownHa = this.pxToHa(this.areaPx(this.maskOf(r)) - existingPx);
+      if (grownHa >= targetHa && (edgeIndex === null || this.pxToHa(outsidePx(r)) >= 0.2)) break;
     }
-    if (!best) return null;
-    pit.used = true;
+    if (chosen === 0) return null;
+    const best = this.raster(blobShape(spec, growBy(chosen), chosen));
     const layers = [this.layer('pit-growth', best, [false, true], this.pitSpectrum(rng.range(6, 10), 1))];
-    return { kind: 'open_pit', layers, parts: [best], existing: pit.raster, details: { grows_existing_pit: true } };
+    return { kind: 'open_pit', layers, parts: [best], existing: pit.raster, pit, details: { grows_existing_pit: true } };
   }
 
   // ---------------------------------------------------------------- traps
@@ -1303,7 +1411,7 @@ class LayoutBuilder {
 
   private addTrap(kind: TrapKind, box: Box, mask: Uint8Array, layers: SurfaceLayer[], details: TruthRecord['details'], date: TruthRecord['date'] = 'after', dilateM = 40): void {
     for (const layer of layers) this.addLayer(layer);
-    this.truths.push({
+    this.pushTruth({
       kind,
       role: 'trap',
       placement: null,
@@ -1321,18 +1429,17 @@ class LayoutBuilder {
 
   /** Harvest (green dry field → bare) or greening (bare → crop) of 1–4 adjacent fields. */
   private trapFields(rng: Rng, mode: 'harvest' | 'greening'): boolean {
-    const candidates = [...this.survey.fields.values()].filter(
-      (f) => f.info.type === 'dry' && !this.usedFields.has(f.info.key) && f.samples >= 2 && (mode === 'harvest' ? f.info.dryCover >= 0.55 : f.info.dryCover <= 0.25),
-    );
+    const candidates = this.dryCandidates[mode];
     if (candidates.length === 0) return false;
     const first = rng.pick(candidates);
-    const keys = new Set([first.info.key]);
+    if (this.usedFields.has(first.key)) return false;
+    const keys = new Set([first.key]);
     let box = first.box;
     const want = rng.int(1, 4);
     for (const step of [1, -1, 2, -2, 3, -3]) {
       if (keys.size >= want) break;
-      const f = this.land.fieldInfo(first.info.river, first.info.strip, first.info.seg + step);
-      const entry = this.survey.fields.get(f.key);
+      const f = this.land.fieldInfo(first.river, first.strip, first.seg + step);
+      const entry = this.survey.dryFields.get(f.key);
       if (!entry || f.type !== 'dry' || this.usedFields.has(f.key)) continue;
       if (mode === 'harvest' ? f.dryCover < 0.45 : f.dryCover > 0.3) continue;
       keys.add(f.key);
@@ -1592,7 +1699,8 @@ class LayoutBuilder {
     if (this.areaPx(mask) < 10) return false;
     // Clouds never hide a mining change (the truth must stay visible), nor another cloud.
     if (!this.occ.free(all, mask, BIT_TRUTH)) return false;
-    this.clouds.push({ date, box, alpha, shadowBox, shadow, seed });
+    const toBytes = (values: Float32Array): Uint8Array => Uint8Array.from(values, (v) => Math.round(clamp(v, 0, 1) * 255));
+    this.clouds.push({ date, box, alpha: toBytes(alpha), shadowBox, shadow: toBytes(shadow), seed });
     let cloudPx = 0;
     for (const a of alpha) if (a >= 0.1) cloudPx++;
     this.addTrap('cloud', all, mask, [], { cloud_area_ha: round(this.pxToHa(cloudPx), 4), cloud_height_m: Math.round(heightM) }, date === 1 ? 'after' : 'before', 10);
@@ -1607,7 +1715,7 @@ class LayoutBuilder {
     if (global) {
       if (this.hazes.some((h) => h.global)) return false;
       this.hazes.push({ date: 1, blue, global: true, cx: 0, cy: 0, radiusPx: 0, seed });
-      this.truths.push({
+      this.pushTruth({
         kind: 'haze',
         role: 'trap',
         placement: null,
@@ -1633,7 +1741,7 @@ class LayoutBuilder {
     for (let i = 0; i < mask.length; i++) mask[i] = hazeStrength(haze, box.c0 + (i % w), box.r0 + Math.floor(i / w)) >= 0.5 ? 1 : 0;
     if (this.areaPx(mask) < 50) return false;
     this.hazes.push(haze);
-    this.truths.push({
+    this.pushTruth({
       kind: 'haze',
       role: 'trap',
       placement: null,
@@ -1652,7 +1760,7 @@ class LayoutBuilder {
   private trapIllumination(): boolean {
     if (this.truths.some((t) => t.kind === 'illumination')) return false;
     const [b, a] = this.o.sun;
-    this.truths.push({
+    this.pushTruth({
       kind: 'illumination',
       role: 'trap',
       placement: null,
@@ -1719,7 +1827,7 @@ class LayoutBuilder {
       }
       if (this.areaPx(mask) < 10) continue;
       const harvest = sb.cover >= 0.45 && sa.cover < 0.2 && sa.water < 0.4;
-      this.truths.push({
+      this.pushTruth({
         kind: harvest ? 'harvest' : 'seasonal',
         role: 'trap',
         placement: null,
@@ -1754,24 +1862,6 @@ export function hazeStrength(h: HazeLayer, col: number, row: number): number {
   const d = Math.hypot(col - h.cx, row - h.cy) / h.radiusPx;
   const wobble = 0.75 + 0.5 * fbm(h.seed, col / 90, row / 90, 2);
   return clamp(1.25 - d * d * wobble, 0, 1);
-}
-
-function close(ring: Ring): Ring {
-  const first = ring[0]!;
-  const last = ring[ring.length - 1]!;
-  return first[0] === last[0] && first[1] === last[1] ? ring : [...ring, [first[0], first[1]]];
-}
-
-function polygonAreaPx(ring: Ring): number {
-  let sum = 0;
-  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) sum += ring[j]![0] * ring[i]![1] - ring[i]![0] * ring[j]![1];
-  return sum / 2;
-}
-
-function polylineLength(pts: Point[]): number {
-  let len = 0;
-  for (let i = 1; i < pts.length; i++) len += Math.hypot(pts[i]![0] - pts[i - 1]![0], pts[i]![1] - pts[i - 1]![1]);
-  return len;
 }
 
 function addInto(sum: Float32Array, box: Box, r: Raster): void {

@@ -50,8 +50,8 @@ export interface PaintPoint {
 export interface SurfaceLayer {
   name: string;
   box: Box;
-  /** Coverage 0–1, boxWidth × boxHeight, row-major. */
-  cover: Float32Array;
+  /** Coverage in 1/255 steps (0 none – 255 full), boxWidth × boxHeight, row-major. */
+  cover: Uint8Array;
   /** Drawn on [before, after]. */
   dates: readonly [boolean, boolean];
   /** The layer's reflectance at a pixel (6 bands), blended in with alpha = cover. */
@@ -62,11 +62,11 @@ export interface SurfaceLayer {
 export interface CloudLayer {
   date: 0 | 1;
   box: Box;
-  /** Cloud opacity 0–1 over `box`. */
-  alpha: Float32Array;
+  /** Cloud opacity over `box`, 0–255 for 0–1. */
+  alpha: Uint8Array;
   shadowBox: Box;
-  /** Shadow strength 0–1 over `shadowBox`. */
-  shadow: Float32Array;
+  /** Shadow strength over `shadowBox`, 0–255 for 0–1. */
+  shadow: Uint8Array;
   seed: number;
 }
 
