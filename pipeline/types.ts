@@ -47,17 +47,9 @@ export const DEFAULT_RULES: RuleSettings = {
 /** Version of the rule logic; part of a scan's identity, so changing the rules rescans. */
 export const RULES_VERSION = '1.0.0';
 
-export type PermitType = 'mining' | 'exploration';
-
-export interface PermitProperties {
-  permit_id: string;
-  holder: string;
-  type: PermitType;
-  mineral: string;
-  valid_from: string;
-  valid_to: string;
-  status: string;
-}
+// Permit attributes are what the reference-layer import normalizes them to.
+import type { PermitProperties } from '../geodata/reference-layers/types.js';
+export type { PermitProperties, PermitType } from '../geodata/reference-layers/types.js';
 
 /** A polygon of a reference layer as the rules see it. */
 export interface ReferenceArea<P = Record<string, unknown>> {

@@ -82,7 +82,7 @@ describe('classifySite', () => {
   });
 
   it('inside an expired or suspended mining permit is expired_permit (and unlicensed is flagged too)', () => {
-    for (const over of [{ valid_to: '2025-12-31' }, { status: 'suspended' }]) {
+    for (const over of [{ valid_to: '2025-12-31' }, { status: 'suspended' as const }]) {
       const idx = createRuleIndex(layers({ permits: [permit('C9', P, over)] }));
       const c = classifySite(site(rect(100, 100, 300, 300)), idx, DATE, DEFAULT_RULES);
       expect(c.outcome).toBe('alert');
