@@ -12,6 +12,7 @@
  * by centimetres, see DESIGN.md): no datum shift is ever applied between them.
  */
 import proj4 from 'proj4';
+import { CGCS2000_EPSG, gaussKrugerProj4 } from './cgcs2000.js';
 import geokeysToProj4, { type GeoKeys } from 'geotiff-geokeys-to-proj4';
 import { inputError } from '../errors/index.js';
 import type { Crs } from './types.js';
@@ -33,16 +34,14 @@ export interface CrsTransform {
   inverse(x: number, y: number): [number, number];
 }
 
-const GRS80_NO_DATUM = '+ellps=GRS80 +units=m +no_defs';
 
 /**
- * Proj4 definition for one of the codes orewatch defines itself, or null.
- * GK systems use the GRS80 ellipsoid with no datum, so proj4js applies no datum shift when
- * converting them to WGS 84 (CGCS2000 ≈ WGS 84 by design).
+ * Proj4 definition for one of the codes orewatch defines itself, or null: WGS 84, Web Mercator,
+ * WGS 84 UTM, and CGCS2000 with its Gauss-Krüger zones (from cgcs2000.ts, treated as WGS 84).
+ * The one table of built-in systems; the reference-layer import uses it too.
  */
-function builtInDefinition(epsg: number): { proj4: string; geographic: boolean } | null {
+export function knownCrsDefinition(epsg: number): { proj4: string; geographic: boolean } | null {
   if (epsg === 4326) return { proj4: WGS84.proj4, geographic: true };
-  if (epsg === 4490) return { proj4: '+proj=longlat +ellps=GRS80 +no_defs', geographic: true };
   if (epsg === 3857) {
     return {
       proj4: '+proj=merc +a=6378137 +b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +nadgrids=@null +no_defs',
@@ -54,30 +53,8 @@ function builtInDefinition(epsg: number): { proj4: string; geographic: boolean }
     const south = epsg >= 32701 ? ' +south' : '';
     return { proj4: `+proj=utm +zone=${zone}${south} +datum=WGS84 +units=m +no_defs`, geographic: false };
   }
-  let centralMeridian: number | null = null;
-  let falseEasting = 500000;
-  if (epsg >= 4491 && epsg <= 4501) {
-    // 6-degree zones 13–23, zone number prefixed to the easting.
-    const zone = epsg - 4478;
-    centralMeridian = zone * 6 - 3;
-    falseEasting = zone * 1e6 + 500000;
-  } else if (epsg >= 4502 && epsg <= 4512) {
-    // 6-degree zones named by central meridian 75°E..135°E, no prefix.
-    centralMeridian = 75 + (epsg - 4502) * 6;
-  } else if (epsg >= 4513 && epsg <= 4533) {
-    // 3-degree zones 25–45, zone number prefixed to the easting.
-    const zone = epsg - 4488;
-    centralMeridian = zone * 3;
-    falseEasting = zone * 1e6 + 500000;
-  } else if (epsg >= 4534 && epsg <= 4554) {
-    // 3-degree zones named by central meridian 75°E..135°E, no prefix.
-    centralMeridian = 75 + (epsg - 4534) * 3;
-  }
-  if (centralMeridian === null) return null;
-  return {
-    proj4: `+proj=tmerc +lat_0=0 +lon_0=${centralMeridian} +k=1 +x_0=${falseEasting} +y_0=0 ${GRS80_NO_DATUM}`,
-    geographic: false,
-  };
+  const cgcs = gaussKrugerProj4(epsg);
+  return cgcs === null ? null : { proj4: cgcs, geographic: epsg === CGCS2000_EPSG };
 }
 
 function parseEpsg(code: string): number | null {
@@ -105,7 +82,7 @@ export function crsFromCode(code: string): Crs {
   if (epsg === null) {
     throw inputError('CRS.UNSUPPORTED', `Expected a CRS code like "EPSG:4326" but received "${code}"`);
   }
-  const builtIn = builtInDefinition(epsg);
+  const builtIn = knownCrsDefinition(epsg);
   if (builtIn) return { code: `EPSG:${epsg}`, ...builtIn };
   // Not ours: ask the GeoKeys library, first as a projected then as a geographic system.
   for (const keys of [{ ProjectedCSTypeGeoKey: epsg }, { GeographicTypeGeoKey: epsg }]) {
@@ -146,7 +123,7 @@ export function crsFromGeoKeys(geoKeys: GeoKeyValues, file?: string): Crs {
   // A projected code wins over a geographic one (the geographic key then names its base CRS).
   const code = modelType !== 2 && projected !== null ? projected : geographicCode;
   if (code !== null && code > 0 && code !== USER_DEFINED) {
-    const builtIn = builtInDefinition(code);
+    const builtIn = knownCrsDefinition(code);
     if (builtIn) return { code: `EPSG:${code}`, ...builtIn };
   }
   const result = geokeysToProj4.toProj4(geoKeys as unknown as GeoKeys);

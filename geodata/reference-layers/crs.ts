@@ -9,7 +9,7 @@
  * explicit towgs84): Beijing 1954 or Xian 1980 without shift parameters would land ~100 m off.
  */
 import proj4 from 'proj4';
-import { gaussKrugerProj4 } from '../cgcs2000.js';
+import { knownCrsDefinition } from '../crs.js';
 import type { Crs } from '../types.js';
 
 export const SUPPORTED_CRS_TEXT =
@@ -19,15 +19,7 @@ const WGS84_PROJ4 = '+proj=longlat +datum=WGS84 +no_defs';
 
 /** The proj4 definition of a supported EPSG code, or null. */
 export function proj4ForEpsg(epsg: number): string | null {
-  if (epsg === 4326) return WGS84_PROJ4;
-  const gk = gaussKrugerProj4(epsg);
-  if (gk !== null) return gk;
-  if (epsg >= 32601 && epsg <= 32660) return `+proj=utm +zone=${epsg - 32600} +datum=WGS84 +units=m +no_defs`;
-  if (epsg >= 32701 && epsg <= 32760) return `+proj=utm +zone=${epsg - 32700} +south +datum=WGS84 +units=m +no_defs`;
-  if (epsg === 3857) {
-    return '+proj=merc +a=6378137 +b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +nadgrids=@null +no_defs';
-  }
-  return null;
+  return knownCrsDefinition(epsg)?.proj4 ?? null;
 }
 
 /** Extracts the EPSG number from the usual spellings, or null. CRS84 counts as 4326. */
