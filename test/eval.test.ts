@@ -11,7 +11,7 @@ import type { FeatureCollection } from 'geojson';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateScenario } from '../pipeline/eval/scenario-generator.js';
 import { createSpectralDetector } from '../models/spectral/spectral-detector.js';
-import { formatEvaluation, runEvaluation } from '../workers/evaluate.js';
+import { formatEvaluation, runEvaluation, scenarioScanOptions } from '../workers/evaluate.js';
 import { runScan } from '../workers/scan-runner.js';
 
 export const EVAL_SEEDS = [201, 202, 203, 204, 205, 206, 207, 208];
@@ -34,10 +34,7 @@ describe('masks from the SCL band', () => {
     const dir = join(tmp, 'scl');
     const m = await generateScenario({ seed: 31, size: 384, withScl: true, outDir: dir });
     const out = join(dir, 'alerts.geojson');
-    const outcome = await runScan({
-      before: join(dir, m.files.before), after: join(dir, m.files.after), permits: join(dir, m.files.permits),
-      closedSites: join(dir, m.files.closedSites), protectedAreas: join(dir, m.files.protectedAreas), dataDir: join(dir, 'store'), out,
-    }, createSpectralDetector());
+    const outcome = await runScan({ ...scenarioScanOptions(dir, m.files), dataDir: join(dir, 'store'), out }, createSpectralDetector());
     const truth = JSON.parse(readFileSync(join(dir, m.files.truth), 'utf8')) as FeatureCollection;
     const clouds = truth.features.filter((f) => f.properties?.kind === 'cloud');
     if (clouds.length > 0) expect(outcome.maskCounts.cloud + outcome.maskCounts.shadow + outcome.maskCounts.haze).toBeGreaterThan(0);

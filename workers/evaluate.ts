@@ -15,9 +15,9 @@ import type { Feature, FeatureCollection } from 'geojson';
 import { intersectionAreaHa } from '../geodata/area.js';
 import { createSpectralDetector } from '../models/spectral/spectral-detector.js';
 import type { Detector } from '../models/detector.js';
-import { generateScenario } from '../pipeline/eval/scenario-generator.js';
+import { generateScenario, type ScenarioManifest } from '../pipeline/eval/scenario-generator.js';
 import type { AreaGeometry, Category } from '../pipeline/types.js';
-import { runScan } from './scan-runner.js';
+import { runScan, type ScanOptions } from './scan-runner.js';
 
 export interface EvaluationOptions {
   seeds: number[];
@@ -74,6 +74,14 @@ function overlapShare(a: AreaGeometry, aHa: number, b: AreaGeometry, bHa: number
   return inter / Math.max(1e-9, Math.min(aHa, bHa));
 }
 
+/** The scan of a generated scenario: its scenes and all its reference layers. */
+export function scenarioScanOptions(dir: string, files: ScenarioManifest['files']): Pick<ScanOptions, 'before' | 'after' | 'permits' | 'closedSites' | 'protectedAreas'> {
+  return {
+    before: join(dir, files.before), after: join(dir, files.after), permits: join(dir, files.permits),
+    closedSites: join(dir, files.closedSites), protectedAreas: join(dir, files.protectedAreas),
+  };
+}
+
 export async function runEvaluation(options: EvaluationOptions): Promise<EvaluationResult> {
   const detector = options.detector ?? createSpectralDetector();
   const minOverlap = options.minOverlap ?? 0.1;
@@ -88,11 +96,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
       const manifest = await generateScenario({ seed, size: options.size, sensor: options.sensor, outDir: dir });
       const files = manifest.files;
       const out = join(dir, 'alerts.geojson');
-      await runScan({
-        before: join(dir, files.before), after: join(dir, files.after), permits: join(dir, files.permits),
-        closedSites: join(dir, files.closedSites), protectedAreas: join(dir, files.protectedAreas),
-        dataDir: join(dir, 'store'), out,
-      }, detector);
+      await runScan({ ...scenarioScanOptions(dir, files), dataDir: join(dir, 'store'), out }, detector);
       const truth = JSON.parse(readFileSync(join(dir, files.truth), 'utf8')) as FeatureCollection<AreaGeometry, TruthProps>;
       const alerts = JSON.parse(readFileSync(out, 'utf8')) as FeatureCollection<AreaGeometry, AlertProps>;
       perSeed.push({ ...scoreSeed(truth.features, alerts.features, minOverlap), seed, seconds: (performance.now() - t0) / 1000 });

@@ -10,6 +10,7 @@ import { createSpectralDetector } from '../../models/spectral/spectral-detector.
 import { generateScenario } from '../../pipeline/eval/scenario-generator.js';
 import { renderAlertPng } from '../../workers/render-alert.js';
 import { runScan } from '../../workers/scan-runner.js';
+import { scenarioScanOptions } from '../../workers/evaluate.js';
 import { createProgress } from '../progress.js';
 import { printScanSummary } from './scan.js';
 
@@ -30,16 +31,14 @@ export function registerDemo(program: Command): void {
       const f = manifest.files;
       const detector = createSpectralDetector();
       const progress = createProgress('scan');
-      const outcome = await runScan({
-        before: join(scenes, f.before), after: join(scenes, f.after), permits: join(scenes, f.permits),
-        closedSites: join(scenes, f.closedSites), protectedAreas: join(scenes, f.protectedAreas),
-        dataDir: join(outDir, 'store'), out: join(outDir, 'alerts.geojson'),
-      }, detector, progress.update).finally(() => progress.stop());
+      const scan = scenarioScanOptions(scenes, f);
+      const outcome = await runScan({ ...scan, dataDir: join(outDir, 'store'), out: join(outDir, 'alerts.geojson') }, detector, progress.update)
+        .finally(() => progress.stop());
       printScanSummary(outcome, false);
       const top = [...outcome.alerts].sort((a, b) => b.score * b.area_ha - a.score * a.area_ha)[0];
       if (top) {
         const png = join(outDir, 'top-alert.png');
-        await renderAlertPng({ before: join(scenes, f.before), after: join(scenes, f.after), geometry: top.geometry, out: png, detector });
+        await renderAlertPng({ before: scan.before, after: scan.after, geometry: top.geometry, out: png, detector });
         process.stdout.write(`top alert ${top.alert_id} (${top.category}): before | after chip written to ${png}\n`);
       }
       process.stdout.write(`store: ${join(outDir, 'store')} (embedded PGlite) · alerts: ${join(outDir, 'alerts.geojson')} · ground truth: ${join(scenes, f.truth)}\n`);
