@@ -579,7 +579,3 @@ export function createBlockDecoder(compression: number, params: BlockDecoderPara
   return new decoderClass(params);
 }
 
-/** Whether blocks of this compression come out of `decode()` as host-order samples (LERC). */
-export function decodesToNativeSamples(compression: number): boolean {
-  return compression === 34887;
-}

@@ -17,7 +17,6 @@ import { GeotiffSourceAdapter, openByteSource, type ByteSource, type ByteSourceO
 import {
   BLOCK_SLACK_BYTES,
   createBlockDecoder,
-  decodesToNativeSamples,
   registerOrewatchDecoders,
   type BlockDecoderParameters,
 } from './decoders.js';

@@ -22,7 +22,6 @@ const px = await readPairPixels(plan, win);
 const out = await det.detect({ width: g.width, height: g.height, before: px.before, after: px.after, clear: px.clear }, cal);
 const L = (await lab.readWindow(win)).bands[lab.info.bands[0]];
 const tab: Record<string, [number, number]> = {};
-let hiT = 0, hiF = 0;
 for (let i = 0; i < L.length; i++) {
   const k = `${out.kind[i]}/${out.prob[i] >= 0.5 ? 'hi' : out.prob[i] > 0.2 ? 'mid' : 'lo'}`;
   tab[k] ??= [0, 0];
