@@ -3,16 +3,15 @@
 // geotransform and CRS, nodata, band names, dates and overviews; and the same scene must read
 // identically over HTTP range requests while fetching only a fraction of the file.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isOrewatchError, type OrewatchError } from '../errors/index.js';
 import { openScene, type Scene } from '../geodata/scene-reader.js';
 import type { SampleType, WindowPixels } from '../geodata/types.js';
+import { pixelHash, rejection } from './helpers/scenes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -46,26 +45,8 @@ interface Expected {
   overviews: { width: number; height: number; sha256: string }[];
 }
 
-const TYPED = { uint8: Uint8Array, uint16: Uint16Array, int16: Int16Array, float32: Float32Array } as const;
 
-function pixelHash(pixels: WindowPixels, bands: string[], dtype: Expected['dtype']): string {
-  const hash = createHash('sha256');
-  for (const band of bands) {
-    const values = TYPED[dtype].from(pixels.bands[band] ?? []);
-    hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-  }
-  return hash.digest('hex');
-}
 
-async function rejection(promise: Promise<unknown>): Promise<OrewatchError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isOrewatchError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 let expected: Expected[] = [];
 

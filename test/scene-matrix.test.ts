@@ -3,15 +3,14 @@
 // clear error), the OSCD stacks give band names and dates from their metadata, and files written
 // by other producers open and read. Expected georeferencing values were read with GDAL 3.6.2
 // (rasterio 1.3.5, gdaltransform) from the same files.
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { isOrewatchError, type OrewatchError } from '../errors/index.js';
 import { WGS84, createTransform } from '../geodata/crs.js';
 import { openScene, type Scene } from '../geodata/scene-reader.js';
 import type { GeoTransform, WindowPixels } from '../geodata/types.js';
+import { pixelHash, rejection } from './helpers/scenes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const sharedData = path.resolve(here, '../../shared/data');
@@ -35,17 +34,7 @@ interface ManifestEntry {
   band0_first_row_first8: (number | null)[];
 }
 
-const TYPED = { uint8: Uint8Array, uint16: Uint16Array, int16: Int16Array, float32: Float32Array } as const;
 
-/** SHA-256 of the pixels converted back to the file's dtype, band-sequential, little-endian. */
-function pixelHash(pixels: WindowPixels, bands: string[], dtype: ManifestEntry['dtype']): string {
-  const hash = createHash('sha256');
-  for (const band of bands) {
-    const values = TYPED[dtype].from(pixels.bands[band] ?? []);
-    hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-  }
-  return hash.digest('hex');
-}
 
 async function readAll(scene: Scene, overview?: number): Promise<WindowPixels> {
   const size = overview === undefined ? scene.info.grid : scene.info.overviews[overview];
@@ -62,15 +51,6 @@ async function withScene<T>(file: string, use: (scene: Scene) => Promise<T>, opt
   }
 }
 
-async function rejection(promise: Promise<unknown>): Promise<OrewatchError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isOrewatchError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 function count(valid: Uint8Array): number {
   return valid.reduce((sum, v) => sum + v, 0);

@@ -7,9 +7,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isOrewatchError, type OrewatchError } from '../errors/index.js';
 import { openScene, type Scene } from '../geodata/scene-reader.js';
 import { guardTiff, type RangeReader } from '../geodata/tiff/guard.js';
+import { rejection } from './helpers/scenes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const tmp = path.join(here, '.tmp', 'hostile');
@@ -223,15 +223,6 @@ function memoryReader(bytes: Uint8Array): RangeReader {
   };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<OrewatchError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isOrewatchError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 async function openAndRead(file: string, options: Parameters<typeof openScene>[1] = {}): Promise<void> {
   const scene = await openScene(file, options);
