@@ -100,7 +100,8 @@ function median(values: Float64Array | number[]): number {
 /** Median and MAD-based robust standard deviation. */
 function robust(values: Float64Array): { center: number; sigma: number } {
   const center = median(values);
-  const dev = values.map((v) => Math.abs(v - center));
+  const dev = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) dev[i] = Math.abs(values[i] - center);
   return { center, sigma: Math.max(1.4826 * median(dev), 1e-4) };
 }
 
@@ -109,7 +110,7 @@ function ndvi(nir: number, red: number): number {
   return s > 1e-6 ? (nir - red) / s : 0;
 }
 
-function fitLine(x: number[], y: number[]): BandFit {
+function fitLine(x: ArrayLike<number>, y: ArrayLike<number>): BandFit {
   const n = x.length;
   let sx = 0, sy = 0, sxx = 0, sxy = 0;
   for (let i = 0; i < n; i++) {
@@ -166,17 +167,24 @@ export function createSpectralDetector(options: SpectralDetectorOptions = {}): D
     const pif: number[] = [];
     for (let i = 0; i < total; i++) if (keep[i]) pif.push(i);
     const fits: Partial<Record<CanonicalBand, BandFit>> = {};
+    const x = new Float64Array(pif.length), y = new Float64Array(pif.length);
     for (const band of present) {
-      const x = pif.map((i) => before[band]![i]);
-      const y = pif.map((i) => after[band]![i]);
+      const b = before[band]!, a = after[band]!;
+      for (let k = 0; k < pif.length; k++) { x[k] = b[pif[k]]; y[k] = a[pif[k]]; }
       let fit = fitLine(x, y);
       // One trimmed refit: drop residuals beyond 2.5 robust sigmas.
-      const res = Float64Array.from(x, (xi, k) => y[k] - (fit.gain * xi + fit.offset));
+      const res = new Float64Array(pif.length);
+      for (let k = 0; k < pif.length; k++) res[k] = y[k] - (fit.gain * x[k] + fit.offset);
       const rs = robust(res);
-      const inlier = x.map((_, k) => Math.abs(res[k] - rs.center) <= 2.5 * rs.sigma);
-      fit = fitLine(x.filter((_, k) => inlier[k]), y.filter((_, k) => inlier[k]));
+      const inX: number[] = [], inY: number[] = [];
+      for (let k = 0; k < pif.length; k++) if (Math.abs(res[k] - rs.center) <= 2.5 * rs.sigma) { inX.push(x[k]); inY.push(y[k]); }
+      fit = fitLine(inX, inY);
       // A gain far from 1 means the fit found no stable relation; fall back to an offset only.
-      if (!(fit.gain > 0.5 && fit.gain < 2)) fit = { gain: 1, offset: median(y.map((v, k) => v - x[k])) };
+      if (!(fit.gain > 0.5 && fit.gain < 2)) {
+        const diff = new Float64Array(pif.length);
+        for (let k = 0; k < pif.length; k++) diff[k] = y[k] - x[k];
+        fit = { gain: 1, offset: median(diff) };
+      }
       fits[band] = fit;
     }
     return { fits, pseudoInvariantPixels: pif.length };

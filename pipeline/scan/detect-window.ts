@@ -194,7 +194,11 @@ export async function samplePair(plan: PairPlan, options: { windowSize?: number;
     const px = maskPair(raw, plan.maskBaseline);
     const idx: number[] = [];
     for (let k = 0; k < px.clear.length; k += stride) if (px.clear[k]) idx.push(k);
-    const pick = (r: Reflectance): Reflectance => Object.fromEntries(Object.entries(r).map(([band, arr]) => [band, Float32Array.from(idx, (k) => arr![k])]));
+    const pick = (r: Reflectance): Reflectance => Object.fromEntries(Object.entries(r).map(([band, arr]) => {
+      const out = new Float32Array(idx.length);
+      for (let j = 0; j < idx.length; j++) out[j] = arr![idx[j]];
+      return [band, out];
+    }));
     samples.push({ before: pick(px.before), after: pick(px.after), clear: new Uint8Array(idx.length).fill(1), length: idx.length });
   }
   return samples;
