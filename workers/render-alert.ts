@@ -3,21 +3,18 @@
  * dates in true colour with one joint stretch, draws the alert outline, writes a PNG.
  */
 import { createTransform, WGS84 } from '../geodata/crs.js';
-import { inverseTransform, pairScenes } from '../geodata/pair.js';
+import { inverseTransform } from '../geodata/pair.js';
 import { drawRings, jointStretch, toRgb8, writeSideBySidePng } from '../geodata/render.js';
 import { openScene } from '../geodata/scene-reader.js';
 import type { Detector } from '../models/detector.js';
-import { commonBands, planBands } from '../pipeline/bands.js';
-import { readPairPixels, type PairPlan } from '../pipeline/scan/detect-window.js';
+import { createPairPlan, readPairPixels } from '../pipeline/scan/detect-window.js';
 import type { AreaGeometry } from '../pipeline/types.js';
 
 export async function renderAlertPng(options: { before: string; after: string; bands?: string[]; geometry: AreaGeometry; out: string; detector: Detector; marginPx?: number }): Promise<void> {
   const before = await openScene(options.before, { bandNames: options.bands });
   const after = await openScene(options.after, { bandNames: options.bands });
   try {
-    const bp = planBands(before.info, options.detector.requiredBands, options.detector.optionalBands);
-    const ap = planBands(after.info, options.detector.requiredBands, options.detector.optionalBands);
-    const plan: PairPlan = { pair: pairScenes(before, after), before: bp, after: ap, bands: commonBands(bp, ap) };
+    const plan = createPairPlan(before, after, options.detector);
     const grid = plan.pair.grid;
     const toGrid = createTransform(grid.crs, WGS84);
     const toPixel = inverseTransform(grid.transform);

@@ -8,15 +8,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { inputError, OrewatchError } from '../errors/index.js';
-import { pairScenes } from '../geodata/pair.js';
 import { loadReferenceLayer } from '../geodata/reference-layers/index.js';
 import type { ReferenceLayer } from '../geodata/reference-layers/types.js';
 import { openScene, type Scene } from '../geodata/scene-reader.js';
 import { createChangeAccumulator } from '../geodata/vectorize.js';
 import type { Detector } from '../models/detector.js';
-import { commonBands, planBands } from '../pipeline/bands.js';
 import { classifySite, createRuleIndex, jurisdictionOf } from '../pipeline/rules.js';
-import { detectWindow, planWindows, samplePair, type PairPlan } from '../pipeline/scan/detect-window.js';
+import { createPairPlan, detectWindow, planWindows, samplePair } from '../pipeline/scan/detect-window.js';
 import { pixelAreaM2, sitesFromComponents } from '../pipeline/scan/sites.js';
 import { alertsToGeoJson } from '../pipeline/alerts-geojson.js';
 import { saveScan, type LayerRef, type SaveScanResult, type ScanFinding } from '../pipeline/store/alert-store.js';
@@ -130,10 +128,7 @@ export async function prepareScan(options: ScanOptions, detector: Detector) {
     if (beforeDate >= afterDate) {
       throw inputError('SCAN.DATE_ORDER', `The before scene (${beforeDate}, ${options.before}) must be earlier than the after scene (${afterDate}, ${options.after})`);
     }
-    const beforePlan = planBands(before.info, detector.requiredBands, detector.optionalBands);
-    const afterPlan = planBands(after.info, detector.requiredBands, detector.optionalBands);
-    const pair = pairScenes(before, after);
-    const plan: PairPlan = { pair, before: beforePlan, after: afterPlan, bands: commonBands(beforePlan, afterPlan) };
+    const plan = createPairPlan(before, after, detector);
     return { rules, layers, before, after, beforeDate, afterDate, plan };
   } catch (error) {
     await Promise.all([before.close(), after.close()]);

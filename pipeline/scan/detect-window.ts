@@ -12,10 +12,10 @@
  */
 import { dilateMask, erodeMask } from '../../geodata/vectorize.js';
 import { detectCloudsAndShadows, estimateMaskBaseline, maskFromScl, MASK_CLEAR, MASK_NAMES, type MaskBands, type MaskBaseline } from '../../geodata/masks.js';
-import { readAfter, readBefore, type ScenePair } from '../../geodata/pair.js';
+import { pairScenes, readAfter, readBefore, type ScenePair, type WindowSource } from '../../geodata/pair.js';
 import type { PixelWindow, WindowPixels } from '../../geodata/types.js';
 import type { Calibration, CanonicalBand, Detector, DetectorSample, Reflectance } from '../../models/detector.js';
-import type { BandPlan } from '../bands.js';
+import { commonBands, planBands, type BandPlan } from '../bands.js';
 
 export interface PairPlan {
   pair: ScenePair;
@@ -25,6 +25,13 @@ export interface PairPlan {
   bands: CanonicalBand[];
   /** Scene-wide differences between the dates, for the own cloud test (estimateMaskBaselines). */
   maskBaseline?: { before: MaskBaseline; after: MaskBaseline };
+}
+
+/** Plans a pair for a detector: maps both scenes' bands and puts them on one grid. */
+export function createPairPlan(before: WindowSource, after: WindowSource, detector: Pick<Detector, 'requiredBands' | 'optionalBands'>): PairPlan {
+  const beforePlan = planBands(before.info, detector.requiredBands, detector.optionalBands);
+  const afterPlan = planBands(after.info, detector.requiredBands, detector.optionalBands);
+  return { pair: pairScenes(before, after), before: beforePlan, after: afterPlan, bands: commonBands(beforePlan, afterPlan) };
 }
 
 /** Pixels of context read around each window, for the cloud dilation and the opening. */

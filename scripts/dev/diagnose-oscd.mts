@@ -1,9 +1,7 @@
 // Dev diagnostic: per-pixel detector output against the OSCD labels (read in place from ../shared).
 import { readdirSync } from 'node:fs';
 import { openScene } from '../../geodata/scene-reader.js';
-import { pairScenes } from '../../geodata/pair.js';
-import { commonBands, planBands } from '../../pipeline/bands.js';
-import { readPairPixels, samplePair, type PairPlan } from '../../pipeline/scan/detect-window.js';
+import { createPairPlan, readPairPixels, samplePair, type PairPlan } from '../../pipeline/scan/detect-window.js';
 import { createSpectralDetector } from '../../models/spectral/spectral-detector.js';
 const city = process.argv[2] ?? 'aguasclaras';
 const base = `../shared/data/s2-oscd-change-pairs/${city}/`;
@@ -12,8 +10,7 @@ const det = createSpectralDetector();
 const b = await openScene(base + 'stacked_10m/' + files[0]);
 const a = await openScene(base + 'stacked_10m/' + files[1]);
 const lab = await openScene(base + `labels_CC-BY-NC-SA/${city}-cm_georef.tif`);
-const bp = planBands(b.info, det.requiredBands, det.optionalBands), ap = planBands(a.info, det.requiredBands, det.optionalBands);
-const plan: PairPlan = { pair: pairScenes(b, a), before: bp, after: ap, bands: commonBands(bp, ap) };
+const plan: PairPlan = createPairPlan(b, a, det);
 const cal = det.calibrate(await samplePair(plan));
 console.log(JSON.stringify(cal).slice(0, 400));
 const g = plan.pair.grid;
