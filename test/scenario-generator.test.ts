@@ -14,6 +14,7 @@ import { fromFile } from 'geotiff';
 import proj4 from 'proj4';
 import * as turf from '@turf/turf';
 import type { Feature, FeatureCollection, LineString, MultiPolygon, Polygon, Position } from 'geojson';
+import type { PermitProps } from '../pipeline/eval/scenario-rules.js';
 import { generateScenario, type ScenarioManifest } from '../pipeline/eval/scenario-generator.js';
 import { isOrewatchError } from '../errors/index.js';
 
@@ -30,15 +31,6 @@ interface TruthProps {
   area_ha: number;
   date: 'before' | 'after' | 'both';
   cause?: string;
-}
-interface PermitProps {
-  permit_id: string;
-  holder: string;
-  type: 'mining' | 'exploration';
-  mineral: string;
-  valid_from: string;
-  valid_to: string;
-  status: 'active' | 'expired' | 'suspended';
 }
 
 const PRECEDENCE = ['protected_area', 'closed_site_reactivated', 'expired_permit', 'exploration_only', 'out_of_bounds', 'unlicensed'];

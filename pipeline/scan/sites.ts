@@ -15,11 +15,10 @@ import { CORE_BIT } from './detect-window.js';
 /** Pixel area in m² of a grid, measured at its centre (exact for projected grids). */
 export function pixelAreaM2(grid: Grid): number {
   if (!grid.crs.geographic) return Math.abs(grid.transform[1] * grid.transform[5] - grid.transform[2] * grid.transform[4]);
-  const [lon, lat] = pixelToCrs(grid.transform, grid.width / 2, grid.height / 2);
+  const lat = pixelToCrs(grid.transform, grid.width / 2, grid.height / 2)[1];
   const dLat = Math.abs(grid.transform[5]), dLon = Math.abs(grid.transform[1]);
   const mPerDegLat = 111_132.954 - 559.822 * Math.cos((2 * lat * Math.PI) / 180);
   const mPerDegLon = (Math.PI / 180) * 6_378_137 * Math.cos((lat * Math.PI) / 180) / Math.sqrt(1 - 0.00669438 * Math.sin((lat * Math.PI) / 180) ** 2);
-  void lon;
   return dLat * mPerDegLat * dLon * mPerDegLon;
 }
 
