@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { OrewatchError, inputError } from '../errors/index.js';
 import type { PixelWindow, SceneInfo, WindowPixels } from './types.js';
 import type { SerializedError, WorkerRequest, WorkerResponse } from './tiff/decode-worker.js';
+import { STAC_URI_PREFIX, openStacItemScene } from './stac-item-scene.js';
 
 export interface OpenSceneOptions {
   /**
@@ -230,7 +231,8 @@ function validateWindow(uri: string, window: PixelWindow): void {
 
 /**
  * Opens a GeoTIFF or COG (local path or http(s) URL with range requests) in a decode worker and
- * reads its description.
+ * reads its description. `stac:<URL or path of a STAC Item>` opens a Sentinel-2 L2A item as one
+ * scene whose bands are its single-band COG assets (stac-item-scene.ts).
  * @throws OrewatchError — input errors naming the file: SCENE.NOT_FOUND, SCENE.NOT_TIFF,
  *   SCENE.TRUNCATED, SCENE.CORRUPT, SCENE.UNSUPPORTED_COMPRESSION, SCENE.UNSUPPORTED_FORMAT,
  *   SCENE.NO_GEOREFERENCE, CRS.UNSUPPORTED, SCENE.BAND_COUNT, SCENE.BAND_NAMES,
@@ -240,6 +242,7 @@ export async function openScene(uri: string, options: OpenSceneOptions = {}): Pr
   if (typeof uri !== 'string' || uri.trim() === '') {
     throw inputError('SCENE.NOT_FOUND', `Expected a path or URL for the scene but received ${JSON.stringify(uri)}`);
   }
+  if (uri.startsWith(STAC_URI_PREFIX)) return openStacItemScene(uri.slice(STAC_URI_PREFIX.length), options, openScene);
   const timeoutMs = positiveOption('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS);
   const memoryLimitMb = positiveOption('memoryLimitMb', options.memoryLimitMb, DEFAULT_MEMORY_LIMIT_MB);
   const openRequest: RequestBody = {
