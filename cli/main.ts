@@ -9,6 +9,9 @@ import { registerScan } from './commands/scan.js';
 import { registerImport } from './commands/import.js';
 import { registerEval } from './commands/eval.js';
 import { registerDemo } from './commands/demo.js';
+import { registerWorker } from './commands/worker.js';
+import { registerStatus } from './commands/status.js';
+import { registerAoi } from './commands/aoi.js';
 import { VERSION } from './version.js';
 
 export { Option };
@@ -25,6 +28,9 @@ export async function runCli(argv: string[]): Promise<number> {
   registerImport(program);
   registerEval(program);
   registerDemo(program);
+  registerWorker(program);
+  registerStatus(program);
+  registerAoi(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -4,8 +4,8 @@
  * calibrate, read → mask → detect window by window, vectorize, classify, and store the scan and
  * its alerts in one transaction; last, write the alerts file atomically.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { Geometry } from 'geojson';
 import { basename, dirname, resolve } from 'node:path';
 import { inputError, OrewatchError } from '../errors/index.js';
 import { loadReferenceLayer } from '../geodata/reference-layers/index.js';
@@ -13,13 +13,12 @@ import type { ReferenceLayer } from '../geodata/reference-layers/types.js';
 import { openScene, type Scene } from '../geodata/scene-reader.js';
 import { createChangeAccumulator } from '../geodata/vectorize.js';
 import type { Detector } from '../models/detector.js';
-import { classifySite, createRuleIndex, jurisdictionOf } from '../pipeline/rules.js';
-import { createPairPlan, detectWindow, planWindows, samplePair } from '../pipeline/scan/detect-window.js';
-import { pixelAreaM2, sitesFromComponents } from '../pipeline/scan/sites.js';
+import { createPairPlan, detectWindow, samplePair } from '../pipeline/scan/detect-window.js';
+import { classifySites, DEFAULT_WINDOW_SIZE, extractSites, newScanId, resolveScanLayers, scanKeyFor, scanWindows, sha256OfScene } from '../pipeline/scan/stages.js';
 import { alertsToGeoJson } from '../pipeline/alerts-geojson.js';
-import { saveScan, type LayerRef, type SaveScanResult, type ScanFinding } from '../pipeline/store/alert-store.js';
+import { saveScan, type SaveScanResult } from '../pipeline/store/alert-store.js';
 import { openDatabase } from '../pipeline/store/database.js';
-import { storeLayer, loadStoredLayers, toPermitAreas, toReferenceAreas } from '../pipeline/store/layer-store.js';
+import { toPermitAreas, toReferenceAreas } from '../pipeline/store/layer-store.js';
 import { migrate } from '../pipeline/store/migrations.js';
 import { DEFAULT_RULES, RULES_VERSION, type ChangeSite, type RuleLayers, type RuleSettings } from '../pipeline/types.js';
 
@@ -40,6 +39,8 @@ export interface ScanOptions {
   out?: string;
   rules?: Partial<RuleSettings>;
   windowSize?: number;
+  /** Scan only the windows this area (WGS 84) touches. */
+  region?: Geometry | null;
 }
 
 export interface ScanProgress {
@@ -71,13 +72,6 @@ function resolveDate(flagValue: string | undefined, scene: Scene, flag: string):
   if (scene.info.acquisitionDate) return scene.info.acquisitionDate;
   throw inputError('SCENE.NO_DATE',
     `${scene.info.uri}: no acquisition date in the file (ACQUISITION_DATE / TIFFTAG_DATETIME metadata); give it with ${flag} YYYY-MM-DD`, scene.info.uri);
-}
-
-async function sha256OfFile(uri: string): Promise<string | null> {
-  if (/^https?:\/\//i.test(uri)) return null;
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(uri)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 interface LoadedLayers {
@@ -145,7 +139,7 @@ export async function runScan(options: ScanOptions, detector: Detector, progress
   const { plan, rules, afterDate } = prep;
   lap('validate', t0);
   const grid = plan.pair.grid;
-  const windows = planWindows(grid.width, grid.height, options.windowSize ?? 512);
+  const windows = scanWindows(grid, options.windowSize ?? DEFAULT_WINDOW_SIZE, options.region);
   const maskCounts: Record<string, number> = {};
   let sites: ChangeSite[];
   try {
@@ -163,15 +157,12 @@ export async function runScan(options: ScanOptions, detector: Detector, progress
     }
     lap('read_mask_detect', t2);
     const t3 = performance.now();
-    // Components a little under the MMU by pixel count may still reach it by area on lat/lon grids.
-    const minPixels = Math.max(1, Math.floor(((rules.mmuHa * 10_000) / pixelAreaM2(grid)) * 0.8));
-    // Holes below the MMU (a pond or bench inside a pit) belong to the site.
-    sites = sitesFromComponents(accumulator.finish({ minPixels, fillHolesSmallerThan: minPixels }), grid, detector.kinds, rules.mmuHa);
+    sites = extractSites(accumulator, grid, detector.kinds, rules);
     lap('vectorize', t3);
   } finally {
     await Promise.all([prep.before.close(), prep.after.close()]);
   }
-  const [beforeSha, afterSha] = await Promise.all([sha256OfFile(options.before), sha256OfFile(options.after)]);
+  const [beforeSha, afterSha] = await Promise.all([sha256OfScene(options.before), sha256OfScene(options.after)]);
 
   const db = await openDatabase({ dataDir: options.dataDir, databaseUrl: options.databaseUrl, schema: options.dbSchema });
   try {
@@ -179,24 +170,17 @@ export async function runScan(options: ScanOptions, detector: Detector, progress
     const result = await db.transaction(async (tx) => {
       const t4 = performance.now();
       // Layers come from the files given (stored as versions), else the latest stored versions.
-      const refs: LayerRef[] = [];
-      for (const f of prep.layers.files) refs.push(await storeLayer(tx, f.layer, f.name));
-      const given = new Set(prep.layers.files.map((f) => f.layer.kind));
-      const stored = await loadStoredLayers(tx, (['permits', 'closed_sites', 'protected_areas', 'jurisdictions'] as const).filter((k) => !given.has(k)));
-      refs.push(...stored.refs);
-      const index = createRuleIndex({ ...prep.layers.rules, ...stored.layers } as RuleLayers);
-      const findings: ScanFinding[] = sites.map((site) => ({
-        site, classification: classifySite(site, index, afterDate, rules), county: jurisdictionOf(site, index),
-      }));
+      const refs = await resolveScanLayers(tx, prep.layers.files);
+      const findings = await classifySites(tx, sites, refs, afterDate, rules);
       lap('classify', t4);
       const t5 = performance.now();
       const describe = detector.describe();
-      const scanKey = createHash('sha256').update(JSON.stringify({
-        before: beforeSha ?? options.before, after: afterSha ?? options.after, beforeDate: prep.beforeDate, afterDate,
-        detector: describe, rules, rulesVersion: RULES_VERSION, layers: refs.map((r) => r.sha256).sort(),
-      })).digest('hex');
+      const scanKey = scanKeyFor({
+        beforeKey: beforeSha ?? options.before, afterKey: afterSha ?? options.after, beforeDate: prep.beforeDate, afterDate,
+        detector: describe, rules, layers: refs, region: options.region,
+      });
       const now = new Date();
-      const scanId = `SCAN-${now.toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+      const scanId = newScanId(now);
       const saved = await saveScan(tx, {
         scanId, scanKey, beforeUri: options.before, afterUri: options.after, beforeSha256: beforeSha, afterSha256: afterSha,
         beforeDate: prep.beforeDate, afterDate, detector: detector.name, detectorVersion: detector.version,

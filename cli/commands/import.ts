@@ -28,7 +28,7 @@ export function registerImport(program: Command): void {
       const kind = KINDS[kindArg];
       if (!kind) throw inputError('IMPORT.BAD_KIND', `Expected one of ${Object.keys(KINDS).join(', ')} for <kind> but received "${kindArg}"`);
       const layer = await loadReferenceLayer(file, { kind, crs: flags.permitsCrs });
-      const db = await openDatabase({ dataDir: flags.dataDir, databaseUrl: process.env.DATABASE_URL || undefined });
+      const db = await openDatabase({ dataDir: flags.dataDir, databaseUrl: process.env.DATABASE_URL || undefined, schema: process.env.OREWATCH_DB_SCHEMA || undefined });
       try {
         await migrate(db);
         const ref = await db.transaction((tx) => storeLayer(tx, layer, flags.name ?? basename(file)));

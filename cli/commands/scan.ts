@@ -1,8 +1,12 @@
 /** `orewatch scan`: the public one-shot contract of DESIGN.md. */
 import type { Command } from 'commander';
 import { inputError } from '../../errors/index.js';
-import { createSpectralDetector } from '../../models/spectral/spectral-detector.js';
-import { runScan, type ScanOutcome } from '../../workers/scan-runner.js';
+import type { Detector } from '../../models/detector.js';
+import { createDetector } from '../../models/registry.js';
+import { runScan, type ScanOptions, type ScanOutcome } from '../../workers/scan-runner.js';
+import { serverConfigFromEnv, serverModeRequested } from '../../workers/server/config.js';
+import { openServer } from '../../workers/server/ops.js';
+import { queueScan, scanOutcome, waitForScan } from '../../workers/server/submit.js';
 import { createProgress } from '../progress.js';
 import { formatAlertTable } from '../format.js';
 
@@ -22,6 +26,9 @@ export interface ScanFlags {
   mmuHa?: string;
   detector: string;
   quiet?: boolean;
+  windowSize?: string;
+  /** Server mode: print the scan id and return instead of waiting (commander's --no-wait). */
+  wait: boolean;
 }
 
 function parseBands(value: string | undefined): string[] | undefined {
@@ -50,25 +57,61 @@ export function registerScan(program: Command): void {
     .option('--mmu-ha <ha>', 'minimum mapping unit in hectares', undefined)
     .option('--detector <name>', 'change detector: spectral', 'spectral')
     .option('--quiet', 'no progress bar or table; only the summary line')
+    .option('--window-size <px>', 'side of the detection windows in pixels (one server job each)', '512')
+    .option('--no-wait', 'server mode (REDIS_URL and DATABASE_URL set): print the scan id and return at once')
     .action(async (flags: ScanFlags) => {
       if (flags.detector !== 'spectral') throw inputError('SCAN.BAD_DETECTOR', `--detector: expected "spectral" but received "${flags.detector}"`);
       const mmu = flags.mmuHa === undefined ? undefined : Number(flags.mmuHa);
       if (mmu !== undefined && !(mmu > 0)) throw inputError('SCAN.BAD_MMU', `--mmu-ha: expected a positive number of hectares but received "${flags.mmuHa}"`);
-      const detector = createSpectralDetector();
+      const windowSize = Number(flags.windowSize ?? 512);
+      if (!Number.isInteger(windowSize) || windowSize < 64 || windowSize > 8192) throw inputError('SCAN.BAD_WINDOW_SIZE', `--window-size: expected an integer from 64 to 8192 pixels but received "${flags.windowSize}"`);
+      const detector = createDetector(flags.detector);
+      const options: ScanOptions = {
+        before: flags.before, after: flags.after, permits: flags.permits, closedSites: flags.closedSites,
+        protectedAreas: flags.protectedAreas, jurisdictions: flags.jurisdictions, beforeDate: flags.beforeDate,
+        afterDate: flags.afterDate, bands: parseBands(flags.bands), permitsCrs: flags.permitsCrs, dataDir: flags.dataDir,
+        databaseUrl: process.env.DATABASE_URL || undefined, dbSchema: process.env.OREWATCH_DB_SCHEMA || undefined, out: flags.out, rules: mmu === undefined ? {} : { mmuHa: mmu }, windowSize,
+      };
+      if (serverModeRequested()) {
+        await scanOnServer(options, detector, flags);
+        return;
+      }
       const progress = flags.quiet ? undefined : createProgress('scan');
       let outcome: ScanOutcome;
       try {
-        outcome = await runScan({
-          before: flags.before, after: flags.after, permits: flags.permits, closedSites: flags.closedSites,
-          protectedAreas: flags.protectedAreas, jurisdictions: flags.jurisdictions, beforeDate: flags.beforeDate,
-          afterDate: flags.afterDate, bands: parseBands(flags.bands), permitsCrs: flags.permitsCrs, dataDir: flags.dataDir,
-          databaseUrl: process.env.DATABASE_URL || undefined, out: flags.out, rules: mmu === undefined ? {} : { mmuHa: mmu },
-        }, detector, progress?.update);
+        outcome = await runScan(options, detector, progress?.update);
       } finally {
         progress?.stop();
       }
       printScanSummary(outcome, Boolean(flags.quiet));
     });
+}
+
+/** Server mode: queue the scan for the workers, then (unless --no-wait) wait and write --out. */
+async function scanOnServer(options: ScanOptions, detector: Detector, flags: ScanFlags): Promise<void> {
+  const started = performance.now();
+  const server = await openServer(serverConfigFromEnv());
+  try {
+    const queued = await queueScan(server.db, server.queues, options, detector);
+    if (!flags.wait) {
+      process.stdout.write(`${queued.scanId}\n`);
+      return;
+    }
+    if (!flags.quiet) process.stderr.write(`scan ${queued.scanId} ${queued.existing ? 'is already running; waiting for it' : 'queued; waiting for the workers'}\n`);
+    const progress = flags.quiet ? undefined : createProgress('scan', 0);
+    let scan;
+    try {
+      scan = await waitForScan(server.db, queued.scanId, {
+        progress: progress?.update,
+        warn: (message) => process.stderr.write(`orewatch: ${message}\n`),
+      });
+    } finally {
+      progress?.stop();
+    }
+    printScanSummary(await scanOutcome(server.db, scan, options.out, (performance.now() - started) / 1000), Boolean(flags.quiet));
+  } finally {
+    await server.close();
+  }
 }
 
 export function printScanSummary(o: ScanOutcome, quiet: boolean): void {

@@ -119,15 +119,32 @@ async function findSameSite(tx: Queryable, site: ChangeSite): Promise<StoredAler
 }
 
 /**
- * Records a scan and its findings; call it inside the scan's transaction. `sceneKey` identifies the later scene
+ * Key of the advisory lock that serialises alert writing across processes and machines: two
+ * workers finishing scans of the same area (or the same scan twice) match sites against each
+ * other's alerts instead of racing to open two alerts for one site. Held to the end of the
+ * transaction. Alert writing is short (milliseconds per site), so one lock costs little.
+ */
+export const ALERTS_LOCK_KEY = 0x6f72_6577; // "orew"
+
+/** Takes the alert-writing lock for the rest of the transaction. */
+export async function lockAlerts(tx: Queryable): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock($1)', [ALERTS_LOCK_KEY]);
+}
+
+/**
+ * Records a scan and its findings; call it inside the scan's transaction. The scan row may exist
+ * already (server mode records it when the scan is queued); it is then completed. `sceneKey` identifies the later scene
  * (its SHA-256 or URI): a site seen again on a different later scene is a new observation.
  */
 export async function saveScan(tx: Queryable, scan: ScanRecord, findings: ScanFinding[], sceneKey: string): Promise<SaveScanResult> {
   {
+    await lockAlerts(tx);
     await tx.query(
       `INSERT INTO scans (scan_id, scan_key, before_uri, after_uri, before_sha256, after_sha256, before_date, after_date,
          detector, detector_version, rules, layers, stats, started_at, finished_at)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14, now())`,
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14, now())
+       ON CONFLICT (scan_id) DO UPDATE SET stats = EXCLUDED.stats, layers = EXCLUDED.layers, finished_at = now(),
+         status = 'done', error = NULL, updated_at = now()`,
       [scan.scanId, scan.scanKey, scan.beforeUri, scan.afterUri, scan.beforeSha256, scan.afterSha256, scan.beforeDate,
         scan.afterDate, scan.detector, scan.detectorVersion, JSON.stringify(scan.rules), JSON.stringify(scan.layers),
         JSON.stringify(scan.stats), scan.startedAt],

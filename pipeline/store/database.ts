@@ -31,6 +31,31 @@ export interface OpenDatabaseOptions {
   databaseUrl?: string;
   /** PostgreSQL schema to use (created if missing); tests use one schema each. */
   schema?: string;
+  /** PostgreSQL pool size (default 4). */
+  poolSize?: number;
+  /** Limit for opening a connection, in ms (default 10 000). */
+  connectTimeoutMs?: number;
+  /** Limit for one statement, in ms (default 120 000). */
+  statementTimeoutMs?: number;
+}
+
+/** SQLSTATE classes and socket errors that mean "the server is briefly gone", not "the query is wrong". */
+const TRANSIENT_SQLSTATE = /^(08|53|57P0[1-3]|40001|40P01)/;
+const TRANSIENT_MESSAGE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|Connection terminated|connection timeout|timeout exceeded when trying to connect|terminating connection|the database system is (starting up|shutting down)|Client has encountered a connection error|Connection ended unexpectedly/i;
+
+/** True when a database error is worth retrying (server restarting, network cut, deadlock, serialization). */
+export function isTransientDatabaseError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && TRANSIENT_SQLSTATE.test(code)) return true;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code) && TRANSIENT_MESSAGE.test(code)) return true;
+  return TRANSIENT_MESSAGE.test(error.message);
+}
+
+/** Wraps a driver error: transient ones become OrewatchError(kind transient) so jobs retry them. */
+function wrapDatabaseError(error: unknown, location: string): unknown {
+  if (error instanceof OrewatchError || !isTransientDatabaseError(error)) return error;
+  return new OrewatchError('STORE.UNAVAILABLE', `PostgreSQL at ${location} is unavailable: ${(error as Error).message}`, { kind: 'transient', cause: error });
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -40,19 +65,28 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
     throw new OrewatchError('STORE.BAD_SCHEMA', `Expected a lower-case SQL identifier for schema but received "${options.schema}"`, { kind: 'config' });
   }
-  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.schema);
+  if (options.databaseUrl) return openPostgres(options.databaseUrl, options);
   return openPglite(resolve(options.dataDir ?? '.orewatch'));
 }
 
-async function openPostgres(url: string, schema: string | undefined): Promise<Database> {
+async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<Database> {
   const { default: pg } = await import('pg');
+  const schema = options.schema;
   const pool = new pg.Pool({
     connectionString: url,
-    max: 4,
+    max: options.poolSize ?? 4,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    // Server-side limit, and a client-side one for a server that stops answering mid-statement.
+    statement_timeout: options.statementTimeoutMs ?? 120_000,
+    query_timeout: (options.statementTimeoutMs ?? 120_000) + 5_000,
+    idle_in_transaction_session_timeout: 300_000,
+    idleTimeoutMillis: 30_000,
     // Each connection sees only its schema, so tests (and tenants) never mix tables.
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
-  pool.on('error', () => { /* idle client lost: the next query reconnects or fails visibly */ });
+  // An idle client's error (server restart, network cut) must not crash the process: the pool
+  // drops the client, and the next query reconnects or fails visibly.
+  pool.on('error', () => undefined);
   let location = url.replace(/\/\/[^@/]*@/, '//');
   try {
     if (schema) {
@@ -67,11 +101,24 @@ async function openPostgres(url: string, schema: string | undefined): Promise<Da
     kind: 'postgres',
     location,
     async query<R>(sql: string, params?: unknown[]) {
-      const result = await pool.query(sql, params);
-      return { rows: result.rows as R[] };
+      try {
+        const result = await pool.query(sql, params);
+        return { rows: result.rows as R[] };
+      } catch (error) {
+        throw wrapDatabaseError(error, location);
+      }
     },
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
+      let client: import('pg').PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (error) {
+        throw wrapDatabaseError(error, location);
+      }
+      // A client that errors while checked out must not crash the process either.
+      const onError = () => undefined;
+      client.on('error', onError);
+      let broken = false;
       try {
         await client.query('BEGIN');
         const tx: Queryable = {
@@ -84,10 +131,13 @@ async function openPostgres(url: string, schema: string | undefined): Promise<Da
         await client.query('COMMIT');
         return value;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
+        await client.query('ROLLBACK').catch(() => { broken = true; });
+        if (isTransientDatabaseError(error)) broken = true;
+        throw wrapDatabaseError(error, location);
       } finally {
-        client.release();
+        client.off('error', onError);
+        // A broken connection goes, it does not return to the pool.
+        client.release(broken ? true : undefined);
       }
     },
     async close() {

@@ -53,6 +53,23 @@ export async function loadStoredLayers(db: Queryable, kinds: (keyof typeof KIND_
   return { layers, refs };
 }
 
+/**
+ * The layers a scan recorded (by id), as the rules see them. Both modes classify through this, so
+ * an embedded scan and a server scan of the same pair judge against exactly the same features.
+ */
+export async function loadLayersByRef(db: Queryable, refs: LayerRef[]): Promise<RuleLayers> {
+  const layers: RuleLayers = { permits: [], closedSites: [], protectedAreas: [], jurisdictions: [] };
+  for (const ref of [...refs].sort((a, b) => a.layerId - b.layerId)) {
+    const key = KIND_KEY[ref.kind as keyof typeof KIND_KEY];
+    if (!key) continue;
+    const features = await db.query<{ feature_id: string; properties: Record<string, unknown>; geometry: ReferenceArea['geometry'] }>(
+      'SELECT feature_id, properties, geometry FROM layer_features WHERE layer_id = $1 ORDER BY feature_id', [ref.layerId]);
+    const list = layers[key] as ReferenceArea[];
+    for (const f of features.rows) list.push({ id: f.feature_id, geometry: f.geometry, properties: f.properties });
+  }
+  return layers;
+}
+
 /** A loaded file layer as the rules see it. */
 export function toReferenceAreas(layer: ReferenceLayer): ReferenceArea[] {
   return layer.features.map((f) => ({ id: f.id, geometry: f.geometry, properties: f.properties as Record<string, unknown> }));

@@ -115,6 +115,99 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_alert ON audit_log (alert_id, at);
 `,
   },
+  {
+    version: 2,
+    name: 'server mode: scan state, windows, watched areas, scenes, workers',
+    sql: `
+ALTER TABLE scans ADD COLUMN status text NOT NULL DEFAULT 'done'
+  CHECK (status IN ('queued','calibrating','detecting','finalizing','done','failed'));
+ALTER TABLE scans ADD COLUMN error jsonb;
+ALTER TABLE scans ADD COLUMN request jsonb;
+ALTER TABLE scans ADD COLUMN plan jsonb;
+ALTER TABLE scans ADD COLUMN windows_total integer NOT NULL DEFAULT 0;
+ALTER TABLE scans ADD COLUMN windows_done integer NOT NULL DEFAULT 0;
+ALTER TABLE scans ADD COLUMN aoi_id bigint;
+ALTER TABLE scans ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now();
+-- The same scan enqueued twice while the first is still running: the database keeps one.
+CREATE UNIQUE INDEX scans_one_active_per_key ON scans (scan_key) WHERE status IN ('queued','calibrating','detecting','finalizing');
+CREATE INDEX scans_status ON scans (status, updated_at);
+CREATE TABLE scan_windows (
+  scan_id       text NOT NULL REFERENCES scans(scan_id) ON DELETE CASCADE,
+  idx           integer NOT NULL,
+  col integer NOT NULL, "row" integer NOT NULL, width integer NOT NULL, height integer NOT NULL,
+  status        text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending','done')),
+  result        bytea,
+  change_pixels integer,
+  mask_counts   jsonb,
+  seconds       double precision,
+  worker        text,
+  updated_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (scan_id, idx)
+);
+CREATE INDEX scan_windows_pending ON scan_windows (scan_id) WHERE status = 'pending';
+CREATE TABLE aois (
+  aoi_id      bigserial PRIMARY KEY,
+  name        text NOT NULL UNIQUE,
+  geometry    jsonb NOT NULL,
+  cron        text NOT NULL,
+  timezone    text NOT NULL,
+  sources     jsonb NOT NULL,
+  max_cloud   double precision NOT NULL,
+  max_gap_days integer NOT NULL DEFAULT 400,
+  enabled     boolean NOT NULL DEFAULT true,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  last_run_at timestamptz,
+  last_run    jsonb
+);
+CREATE TABLE scenes (
+  aoi_id      bigint NOT NULL REFERENCES aois(aoi_id) ON DELETE CASCADE,
+  scene_key   text NOT NULL,
+  uri         text NOT NULL,
+  source      text NOT NULL,
+  acquired_on date,
+  cloud_cover double precision,
+  footprint   jsonb,
+  tile        text,
+  status      text NOT NULL DEFAULT 'ok' CHECK (status IN ('ok','rejected')),
+  error       jsonb,
+  discovered_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (aoi_id, scene_key)
+);
+-- A later scene is scanned once per area, detector version and rules version, whatever happens.
+CREATE TABLE scene_scans (
+  aoi_id           bigint NOT NULL REFERENCES aois(aoi_id) ON DELETE CASCADE,
+  scene_key        text NOT NULL,
+  detector         text NOT NULL,
+  detector_version text NOT NULL,
+  rules_version    text NOT NULL,
+  before_key       text,
+  scan_id          text,
+  outcome          text NOT NULL,
+  reason           text,
+  created_at       timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (aoi_id, scene_key, detector, detector_version, rules_version)
+);
+CREATE TABLE workers (
+  worker_id      text PRIMARY KEY,
+  host           text NOT NULL,
+  pid            integer NOT NULL,
+  queues         jsonb NOT NULL,
+  concurrency    integer NOT NULL,
+  started_at     timestamptz NOT NULL DEFAULT now(),
+  heartbeat_at   timestamptz NOT NULL DEFAULT now(),
+  last_canary_at timestamptz,
+  jobs_done      integer NOT NULL DEFAULT 0,
+  stopped_at     timestamptz
+);
+CREATE TABLE alert_chips (
+  alert_id  text NOT NULL REFERENCES alerts(alert_id) ON DELETE CASCADE,
+  scan_id   text NOT NULL REFERENCES scans(scan_id) ON DELETE CASCADE,
+  png       bytea NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (alert_id, scan_id)
+);
+`,
+  },
 ];
 
 /** Applies every migration not yet applied, each in its own transaction. Returns the versions applied. */
