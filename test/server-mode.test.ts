@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orewatch } from './helpers/cli.js';
 import { corruptPixelData } from './helpers/corrupt.js';
 import { postgresAvailable, TEST_DATABASE_URL } from './helpers/databases.js';
-import { alertsById, dropSchema, scanArgs, scenario, serverEnv, spawnWorker, sql, type ScenarioFiles, type ServerEnv, type WorkerProc } from './helpers/server-mode.js';
+import { alertsById, dropSchema, scanArgs, scenario, serverEnv, spawnWorker, sql, waitUntil, type ScenarioFiles, type ServerEnv, type WorkerProc } from './helpers/server-mode.js';
 import { serversAvailable, startRedis } from './helpers/servers.js';
 
 const SHARED_REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -101,6 +101,31 @@ describe.skipIf(!pgUp)('server mode (BullMQ workers, PostgreSQL)', () => {
     expect(report.failedJobs.some((j) => /DEFLATE block/.test(j.reason) && j.attempts === 1)).toBe(true);
     expect(report.failedScans[0].error.code).toBe('SCENE.CORRUPT_BLOCK');
   }, 120_000);
+
+  it('records canaries, and on SIGTERM lets running jobs finish, then exits', async () => {
+    await waitUntil(async () => (await sql<{ last_canary_at: Date | null }>(env, `SELECT last_canary_at FROM workers WHERE pid = $1`, [worker.pid]))[0]?.last_canary_at, 30_000, 'a consumed canary');
+    const second = spawnWorker(env, ['--concurrency', '1']);
+    try {
+      await second.waitFor((l) => l.msg === 'worker started', 30_000);
+      const queued = await orewatch([...scanArgs(s, ['--window-size', '128']), '--no-wait'], env);
+      expect(queued.status, queued.stderr).toBe(0);
+      const scanId = queued.stdout.trim();
+      await worker.waitFor((l) => l.msg === 'job done' && l.job === 'window' && l.scanId === scanId, 60_000);
+      worker.proc.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+      const stopping = worker.lines.findIndex((l) => l.msg === 'worker stopping: finishing running jobs');
+      const stopped = worker.lines.findIndex((l) => l.msg === 'worker stopped');
+      expect(stopping).toBeGreaterThanOrEqual(0);
+      expect(stopped).toBeGreaterThan(stopping);
+      await waitUntil(async () => (await sql<{ status: string }>(env, `SELECT status FROM scans WHERE scan_id = $1`, [scanId]))[0]?.status === 'done', 120_000, 'the scan to finish on the other worker');
+      // Nothing was left half-done by the stopped worker: no job of it had to be recovered as stalled.
+      expect(second.lines.filter((l) => /stalled/.test(l.msg))).toEqual([]);
+      const windows = await sql<{ n: number }>(env, `SELECT count(*)::int AS n FROM scan_windows WHERE scan_id = $1 AND status = 'done'`, [scanId]);
+      expect(windows[0].n).toBe(36);
+    } finally {
+      await second.stop();
+    }
+  }, 180_000);
 
   it('refuses to start against a Redis that may evict keys', async () => {
     const avail = serversAvailable();

@@ -8,7 +8,6 @@
  * failed; transient ones (network, Redis or PostgreSQL briefly gone) are thrown as they are, and
  * BullMQ retries them with exponential backoff.
  */
-import { randomBytes } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
 import { UnrecoverableError, type SandboxedJob } from 'bullmq';
 import { isOrewatchError } from '../../errors/index.js';
@@ -69,9 +68,4 @@ export default async function processJob(job: SandboxedJob): Promise<unknown> {
     log('warn', 'job failed (will retry)', { job: name, jobId: job.id, scanId, attempt: job.attemptsMade + 1, error: message, ...(isOrewatchError(error) ? { code: error.code } : {}) });
     throw error instanceof Error ? error : new Error(message);
   }
-}
-
-/** A random id for log lines of a process that has none. */
-export function randomWorkerId(): string {
-  return randomBytes(4).toString('hex');
 }
