@@ -100,7 +100,17 @@ describe.skipIf(!pgUp)('server mode (BullMQ workers, PostgreSQL)', () => {
     const report = JSON.parse(status.stdout) as { failedJobs: { reason: string; attempts: number }[]; failedScans: { error: { code: string } }[] };
     expect(report.failedJobs.some((j) => /DEFLATE block/.test(j.reason) && j.attempts === 1)).toBe(true);
     expect(report.failedScans[0].error.code).toBe('SCENE.CORRUPT_BLOCK');
-  }, 120_000);
+
+    // The operator replaces the damaged file and retries: the scan resumes where it stopped.
+    const scanId = (await sql<{ scan_id: string }>(env, `SELECT scan_id FROM scans WHERE status = 'failed'`))[0].scan_id;
+    copyFileSync(s.after, bad);
+    const retry = await orewatch(['retry', '--scan', scanId], env);
+    expect(retry.status, retry.stderr).toBe(0);
+    expect(retry.stdout).toMatch(new RegExp(`retried [1-9]\\d* job\\(s\\); resumed 1 scan\\(s\\): ${scanId}`));
+    await waitUntil(async () => (await sql<{ status: string }>(env, `SELECT status FROM scans WHERE scan_id = $1`, [scanId]))[0]?.status === 'done', 120_000, 'the retried scan to finish');
+    const audit = await sql<{ action: string }>(env, `SELECT action FROM audit_log WHERE scan_id = $1 ORDER BY audit_id`, [scanId]);
+    expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['scan_queued', 'scan_failed', 'scan_retried', 'scan']));
+  }, 180_000);
 
   it('records canaries, and on SIGTERM lets running jobs finish, then exits', async () => {
     await waitUntil(async () => (await sql<{ last_canary_at: Date | null }>(env, `SELECT last_canary_at FROM workers WHERE pid = $1`, [worker.pid]))[0]?.last_canary_at, 30_000, 'a consumed canary');
