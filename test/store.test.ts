@@ -113,3 +113,38 @@ describe('embedded store lock', () => {
     }
   });
 });
+
+describe.skipIf(!hasPostgres)('one alert per site under concurrency (PostgreSQL)', () => {
+  it('two processes writing overlapping sites at the same moment open one alert, not two', async () => {
+    const store = await openTestStore('postgres');
+    // A second pool on the same schema stands for a second worker process.
+    const { openDatabase } = await import('../pipeline/store/database.js');
+    const other = await openDatabase({ databaseUrl: store.env.databaseUrl, schema: store.env.schema });
+    try {
+      await migrate(store.db);
+      // The same site seen by two scans, traced a pixel apart: different geometries (so different
+      // first-detection ids) that overlap far beyond SAME_SITE_OVERLAP.
+      const a = finding(0), b = finding(3);
+      for (let round = 0; round < 5; round++) {
+        await store.db.query('TRUNCATE alerts, observations, scans, audit_log CASCADE');
+        let open!: () => void;
+        const started = new Promise<void>((resolve) => { open = resolve; });
+        const write = (db: typeof store.db, id: string, f: ScanFinding) => db.transaction(async (tx) => {
+          await started; // both transactions are open before either writes
+          return saveScan(tx, scan(id, '2026-10-17'), [f], `scene-${id}`);
+        });
+        const both = Promise.all([write(store.db, `A${round}`, a), write(other, `B${round}`, b)]);
+        open();
+        const [ra, rb] = await both;
+        expect(ra.opened + rb.opened).toBe(1);
+        expect(ra.updated + rb.updated).toBe(1);
+        const alerts = await listAlerts(store.db);
+        expect(alerts).toHaveLength(1);
+        expect(alerts[0].observation_count).toBe(2);
+      }
+    } finally {
+      await other.close();
+      await store.cleanup();
+    }
+  }, 60_000);
+});
