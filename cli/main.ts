@@ -12,6 +12,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerWorker } from './commands/worker.js';
 import { registerStatus } from './commands/status.js';
 import { registerAoi } from './commands/aoi.js';
+import { registerExport } from './commands/export.js';
 import { VERSION } from './version.js';
 
 export { Option };
@@ -31,6 +32,7 @@ export async function runCli(argv: string[]): Promise<number> {
   registerWorker(program);
   registerStatus(program);
   registerAoi(program);
+  registerExport(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

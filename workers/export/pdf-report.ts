@@ -15,13 +15,15 @@ import { fileURLToPath } from 'node:url';
 import PDFDocument from 'pdfkit';
 import simplify from '@turf/simplify';
 import { inputError } from '../../errors/index.js';
-import { fromWgs84, gk3EpsgForZone } from '../../geodata/cgcs2000.js';
+import { gkZoneForLongitude, projectToGk } from '../../pipeline/export/geometry.js';
+import { CATEGORY_LABELS, STATUS_LABELS, type Lang } from '../../pipeline/export/labels.js';
+import { MU_PER_HA } from '../../pipeline/export/columns.js';
 import { bboxOf } from '../../pipeline/rules.js';
 import { loadAlertEvidence, type AlertEvidence } from '../../pipeline/store/evidence-store.js';
 import type { Queryable } from '../../pipeline/store/database.js';
 import type { AreaGeometry } from '../../pipeline/types.js';
 import { renderEvidenceImages, type EvidenceImages, type RasterImage } from './evidence-images.js';
-import { CATEGORY_NAMES, haToMu, STATUS_NAMES, t, type Lang } from './labels.js';
+import { t } from './report-text.js';
 
 type Doc = PDFKit.PDFDocument;
 
@@ -48,12 +50,11 @@ function orewatchVersion(root: string): string {
 
 /** The 3° Gauss-Krüger zone of a longitude, its EPSG code (zone-prefixed eastings) and the coordinates. */
 export function gaussKruger(lon: number, lat: number): { zone: number; epsg: number; centralMeridian: number; x: number; y: number } {
-  const zone = Math.round(lon / 3);
-  const epsg = gk3EpsgForZone(zone);
-  if (epsg === null) throw inputError('EXPORT.OUTSIDE_CHINA', `Longitude ${lon.toFixed(4)} lies outside the CGCS2000 3° zones 25–45 (75°E–135°E)`);
-  const [easting, northing] = fromWgs84(epsg, lon, lat);
+  const zone = gkZoneForLongitude(lon);
+  if (zone === null) throw inputError('EXPORT.OUTSIDE_CHINA', `Longitude ${lon.toFixed(4)} lies outside the CGCS2000 3° zones 25–45 (75°E–135°E)`);
+  const [easting, northing] = projectToGk(zone, lon, lat);
   // Chinese surveying convention: X is the northing, Y the (zone-prefixed) easting.
-  return { zone, epsg, centralMeridian: zone * 3, x: northing, y: easting };
+  return { zone: zone.zone, epsg: zone.epsg, centralMeridian: zone.centralMeridianDeg, x: northing, y: easting };
 }
 
 /**
@@ -184,13 +185,13 @@ function writeReport(r: Report, ev: AlertEvidence, images: EvidenceImages | { er
   r.y = doc.y + 2;
   r.paragraph(t(lang, 'subtitle'), 8, COLOURS.muted);
 
-  r.heading(`${t(lang, 'category')}: ${CATEGORY_NAMES[a.category][lang]}`);
+  r.heading(`${t(lang, 'category')}: ${CATEGORY_LABELS[a.category][lang]}`);
   r.row(t(lang, 'alertId'), a.alert_id);
-  r.row(t(lang, 'category'), `${CATEGORY_NAMES[a.category][lang]} (${CATEGORY_NAMES[a.category][other]}; ${a.category})`);
+  r.row(t(lang, 'category'), `${CATEGORY_LABELS[a.category][lang]} (${CATEGORY_LABELS[a.category][other]}; ${a.category})`);
   r.row(t(lang, 'why'), [a.summary, ...a.rule_trace.filter((s) => s.result).map((s) => `• ${s.rule}: ${s.detail}`)].join('\n'));
   r.row(t(lang, 'county'), a.county_code ? `${a.county_name ?? ''} (${a.county_code})` : t(lang, 'unknownCounty'));
-  r.row(t(lang, 'area'), `${fmt(a.area_ha, 2)} ${t(lang, 'ha')} = ${fmt(haToMu(a.area_ha), 1)} ${t(lang, 'mu')}` +
-    (a.area_outside_ha !== null ? `; ${t(lang, 'areaOutside')} ${fmt(a.area_outside_ha, 2)} ${t(lang, 'ha')} = ${fmt(haToMu(a.area_outside_ha), 1)} ${t(lang, 'mu')}` : ''));
+  r.row(t(lang, 'area'), `${fmt(a.area_ha, 2)} ${t(lang, 'ha')} = ${fmt(a.area_ha * MU_PER_HA, 1)} ${t(lang, 'mu')}` +
+    (a.area_outside_ha !== null ? `; ${t(lang, 'areaOutside')} ${fmt(a.area_outside_ha, 2)} ${t(lang, 'ha')} = ${fmt(a.area_outside_ha * MU_PER_HA, 1)} ${t(lang, 'mu')}` : ''));
   const p = ev.permit?.properties;
   r.row(t(lang, 'permit'), p
     ? `${p.permit_id} (${p.type === 'exploration' ? t(lang, 'explorationPermit') : t(lang, 'miningPermit')}); ${t(lang, 'holder')}: ${p.holder || '—'}; ${t(lang, 'validity')}: ${p.valid_from || '?'} – ${p.valid_to || '?'}`
@@ -198,7 +199,7 @@ function writeReport(r: Report, ev: AlertEvidence, images: EvidenceImages | { er
   r.row(t(lang, 'imageDates'), `${ev.scan.before_date} / ${ev.scan.after_date}`);
   r.row(t(lang, 'firstLast'), `${a.first_seen} / ${a.last_seen}`);
   r.row(t(lang, 'observations'), `${a.observation_count}; ${t(lang, 'confidence')}: ${t(lang, a.confidence)}`);
-  r.row(t(lang, 'status'), `${STATUS_NAMES[a.status][lang]} (${a.status})`);
+  r.row(t(lang, 'status'), `${STATUS_LABELS[a.status][lang]} (${a.status})`);
   const [lon, lat] = a.centroid;
   const gk = gaussKruger(lon, lat);
   r.row(t(lang, 'centroid'), `${t(lang, 'wgs84')}: ${fmt(lon, 6)}°E, ${fmt(lat, 6)}°N\n` +
@@ -244,7 +245,7 @@ function writeReport(r: Report, ev: AlertEvidence, images: EvidenceImages | { er
   const corners = cornerPoints(a.geometry);
   r.table([t(lang, 'point'), `${t(lang, 'lon')} (WGS 84)`, `${t(lang, 'lat')} (WGS 84)`, `${t(lang, 'northing')} GK ${gk.zone}`, `${t(lang, 'easting')} GK ${gk.zone}`],
     corners.map(([x, y], i) => {
-      const [e, n] = fromWgs84(gk.epsg, x, y);
+      const [e, n] = projectToGk(gkZoneForLongitude(lon)!, x, y);
       return [String(i + 1), fmt(x, 6), fmt(y, 6), fmt(n, 2), fmt(e, 2)];
     }), [30, 100, 100, 125, 125]);
   r.paragraph(t(lang, 'cornersNote'), 7, COLOURS.muted);

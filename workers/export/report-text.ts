@@ -1,32 +1,9 @@
 /**
- * The words of the evidence report in Simplified Chinese and English, from ../shared/GLOSSARY.md:
- * users read the terms of their own trade.
+ * The sentences and headings of the evidence report in Simplified Chinese and English, in the
+ * words of ../shared/GLOSSARY.md (category, status and confidence names come from
+ * pipeline/export/labels.ts, shared with the GIS exports).
  */
-import type { AlertStatus, Category } from '../../pipeline/types.js';
-
-export type Lang = 'zh' | 'en';
-
-export const CATEGORY_NAMES: Record<Category, Record<Lang, string>> = {
-  unlicensed: { zh: '无证开采（疑似）', en: 'suspected unlicensed mining' },
-  out_of_bounds: { zh: '越界开采（疑似）', en: 'suspected mining beyond permit boundary' },
-  exploration_only: { zh: '以采代探（疑似）', en: 'suspected extraction under an exploration permit' },
-  expired_permit: { zh: '许可证失效后开采（疑似）', en: 'suspected mining on an invalid permit' },
-  closed_site_reactivated: { zh: '关闭矿点复采（疑似）', en: 'suspected reactivation of a closed site' },
-  protected_area: { zh: '保护区内开采（疑似，生态保护红线等）', en: 'suspected mining in a protected area' },
-};
-
-export const STATUS_NAMES: Record<AlertStatus, Record<Lang, string>> = {
-  new: { zh: '新发现', en: 'new' },
-  triaged: { zh: '已分派', en: 'triaged' },
-  suspected_illegal: { zh: '疑似违法', en: 'suspected illegal' },
-  pseudo_change: { zh: '伪变化', en: 'pseudo-change' },
-  licensed: { zh: '合法（许可范围内）', en: 'licensed' },
-  needs_field_check: { zh: '需外业核查', en: 'needs field check' },
-  field_verified_illegal: { zh: '核查属实（违法）', en: 'verified illegal in the field' },
-  field_verified_legal: { zh: '核查合法', en: 'verified legal in the field' },
-  rectification: { zh: '整改中', en: 'under rectification' },
-  closed: { zh: '已销号', en: 'closed' },
-};
+import type { Lang } from '../../pipeline/export/labels.js';
 
 const TEXT = {
   title: { zh: '核查举证报告', en: 'Evidence report' },
@@ -93,9 +70,4 @@ export type TextKey = keyof typeof TEXT;
 
 export function t(lang: Lang, key: TextKey): string {
   return TEXT[key][lang];
-}
-
-/** Hectares → mu (1 ha = 15 mu). */
-export function haToMu(ha: number): number {
-  return ha * 15;
 }
