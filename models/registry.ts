@@ -4,13 +4,38 @@
  */
 import { OrewatchError } from '../errors/index.js';
 import type { Detector } from './detector.js';
+import { createOnnxDetector } from './onnx/onnx-detector.js';
 import { createSpectralDetector } from './spectral/spectral-detector.js';
 
-export const DETECTOR_NAMES = ['spectral'] as const;
+export const DETECTOR_NAMES = ['spectral', 'onnx'] as const;
 
-export function createDetector(name: string): Detector {
+/** The detector scans use unless told otherwise: the trained network, since it wins the evaluation (models/README.md). */
+export const DEFAULT_DETECTOR = 'onnx';
+
+export interface DetectorOptions {
+  /** onnx: the .onnx file, with manifest.json beside it (default: the committed model). */
+  modelPath?: string;
+  /** onnx: intra-op threads (default: OREWATCH_ONNX_THREADS, else 1). */
+  threads?: number;
+}
+
+export function createDetector(name: string, options: DetectorOptions = {}): Detector {
+  if (options.modelPath !== undefined && name !== 'onnx') {
+    throw new OrewatchError('DETECTOR.BAD_OPTION', `A model file (${options.modelPath}) applies only to the onnx detector, not "${name}"`, { kind: 'config' });
+  }
   if (name === 'spectral') return createSpectralDetector();
+  if (name === 'onnx') return createOnnxDetector({ modelPath: options.modelPath, threads: options.threads ?? threadsFromEnv() });
   throw new OrewatchError('DETECTOR.UNKNOWN', `Unknown detector "${name}"; expected one of ${DETECTOR_NAMES.join(', ')}`, { kind: 'config' });
+}
+
+function threadsFromEnv(): number | undefined {
+  const raw = process.env.OREWATCH_ONNX_THREADS;
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!(Number.isInteger(n) && n >= 1 && n <= 64)) {
+    throw new OrewatchError('DETECTOR.BAD_OPTION', `Expected an integer from 1 to 64 for OREWATCH_ONNX_THREADS but received "${raw}"`, { kind: 'config' });
+  }
+  return n;
 }
 
 /** The detector a stored scan asked for, refusing another version than the one this build runs. */

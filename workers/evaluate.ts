@@ -15,7 +15,7 @@ import type { Feature, FeatureCollection } from 'geojson';
 import { intersectionAreaHa } from '../geodata/area.js';
 import { createSpectralDetector } from '../models/spectral/spectral-detector.js';
 import type { Detector } from '../models/detector.js';
-import { generateScenario, type ScenarioManifest } from '../pipeline/eval/scenario-generator.js';
+import { generateScenario, type ScenarioManifest, type ScenarioOptions } from '../pipeline/eval/scenario-generator.js';
 import type { AreaGeometry, Category } from '../pipeline/types.js';
 import { runScan, type ScanOptions } from './scan-runner.js';
 
@@ -27,6 +27,8 @@ export interface EvaluationOptions {
   detector?: Detector;
   /** Overlap (share of the smaller polygon) for an alert to count as hitting a truth site. */
   minOverlap?: number;
+  /** Trap counts per kind instead of the generator's defaults (e.g. a harvest- and road-dense stress set). */
+  traps?: ScenarioOptions['traps'];
 }
 
 export interface SeedResult {
@@ -93,7 +95,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
       const dir = join(root, `seed-${seed}`);
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true });
-      const manifest = await generateScenario({ seed, size: options.size, sensor: options.sensor, outDir: dir });
+      const manifest = await generateScenario({ seed, size: options.size, sensor: options.sensor, traps: options.traps, outDir: dir });
       const files = manifest.files;
       const out = join(dir, 'alerts.geojson');
       await runScan({ ...scenarioScanOptions(dir, files), dataDir: join(dir, 'store'), out }, detector);
@@ -169,3 +171,33 @@ export function formatEvaluation(r: EvaluationResult): string {
   }
   return lines.join('\n');
 }
+
+/**
+ * Detectors side by side on the same scenes: one row per figure, one column per detector
+ * (recall for sites ≥ 0.3 ha, precision, F1, category accuracy, false alarms per trap kind).
+ */
+export function formatComparison(results: EvaluationResult[]): string {
+  if (results.length === 0) return '';
+  const first = results[0]!;
+  const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
+  const kinds = [...new Set(results.flatMap((r) => Object.keys(r.falseAlarmsByKind)))].sort();
+  const rows: [string, ...string[]][] = [
+    ['', ...results.map((r) => r.detector)],
+    ['recall (sites ≥ 0.3 ha)', ...results.map((r) => pct(r.recall))],
+    ['precision', ...results.map((r) => pct(r.precision))],
+    ['F1', ...results.map((r) => pct(r.f1))],
+    ['category accuracy', ...results.map((r) => pct(r.categoryAccuracy))],
+    ['alerts (true / all)', ...results.map((r) => `${r.perSeed.reduce((a, s) => a + s.truePositiveAlerts, 0)} / ${r.perSeed.reduce((a, s) => a + s.alerts, 0)}`)],
+    ...kinds.map((k): [string, ...string[]] => [`false alarms: ${k}`, ...results.map((r) => String(r.falseAlarmsByKind[k] ?? 0))]),
+    ['seconds', ...results.map((r) => r.perSeed.reduce((a, s) => a + s.seconds, 0).toFixed(1))],
+  ];
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  const line = (row: string[]) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
+  return [
+    `sensor ${first.sensor} · ${first.seeds.length} scenes of ${first.size}×${first.size} px (seeds ${first.seeds.join(',')})`,
+    line(rows[0]),
+    widths.map((w) => '─'.repeat(w)).join('  '),
+    ...rows.slice(1).map(line),
+  ].join('\n');
+}
+

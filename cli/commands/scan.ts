@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { inputError } from '../../errors/index.js';
 import type { Detector } from '../../models/detector.js';
-import { createDetector } from '../../models/registry.js';
+import { createDetector, DEFAULT_DETECTOR } from '../../models/registry.js';
 import { runScan, type ScanOptions, type ScanOutcome } from '../../workers/scan-runner.js';
 import { serverConfigFromEnv, serverModeRequested } from '../../workers/server/config.js';
 import { openServer } from '../../workers/server/ops.js';
@@ -25,6 +25,8 @@ export interface ScanFlags {
   out?: string;
   mmuHa?: string;
   detector: string;
+  /** --model: an ONNX model file with manifest.json beside it (onnx detector). */
+  model?: string;
   quiet?: boolean;
   windowSize?: string;
   /** Server mode: print the scan id and return instead of waiting (commander's --no-wait). */
@@ -55,17 +57,20 @@ export function registerScan(program: Command): void {
     .option('--data-dir <dir>', 'embedded store directory (ignored when DATABASE_URL is set)', '.orewatch')
     .option('--out <alerts.geojson>', 'write the alerts of this scan as GeoJSON (EPSG:4326)')
     .option('--mmu-ha <ha>', 'minimum mapping unit in hectares', undefined)
-    .option('--detector <name>', 'change detector: spectral', 'spectral')
+    .option('--detector <name>', 'change detector: onnx (the trained network, default) or spectral', DEFAULT_DETECTOR)
+    .option('--model <file.onnx>', 'onnx detector: another model file, with its manifest.json beside it')
     .option('--quiet', 'no progress bar or table; only the summary line')
     .option('--window-size <px>', 'side of the detection windows in pixels (one server job each)', '512')
     .option('--no-wait', 'server mode (REDIS_URL and DATABASE_URL set): print the scan id and return at once')
     .action(async (flags: ScanFlags) => {
-      if (flags.detector !== 'spectral') throw inputError('SCAN.BAD_DETECTOR', `--detector: expected "spectral" but received "${flags.detector}"`);
+      if (flags.detector !== 'spectral' && flags.detector !== 'onnx') throw inputError('SCAN.BAD_DETECTOR', `--detector: expected "spectral" or "onnx" but received "${flags.detector}"`);
+      if (flags.model !== undefined && flags.detector !== 'onnx') throw inputError('SCAN.BAD_MODEL', `--model: applies to --detector onnx only, but the detector is "${flags.detector}"`);
+      if (flags.model !== undefined && serverModeRequested()) throw inputError('SCAN.BAD_MODEL', '--model: server workers run the model of their own release; install the model there instead of passing --model');
       const mmu = flags.mmuHa === undefined ? undefined : Number(flags.mmuHa);
       if (mmu !== undefined && !(mmu > 0)) throw inputError('SCAN.BAD_MMU', `--mmu-ha: expected a positive number of hectares but received "${flags.mmuHa}"`);
       const windowSize = Number(flags.windowSize ?? 512);
       if (!Number.isInteger(windowSize) || windowSize < 64 || windowSize > 8192) throw inputError('SCAN.BAD_WINDOW_SIZE', `--window-size: expected an integer from 64 to 8192 pixels but received "${flags.windowSize}"`);
-      const detector = createDetector(flags.detector);
+      const detector = createDetector(flags.detector, { modelPath: flags.model });
       const options: ScanOptions = {
         before: flags.before, after: flags.after, permits: flags.permits, closedSites: flags.closedSites,
         protectedAreas: flags.protectedAreas, jurisdictions: flags.jurisdictions, beforeDate: flags.beforeDate,

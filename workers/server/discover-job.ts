@@ -8,7 +8,7 @@
  * the other pairs go on.
  */
 import { isOrewatchError, OrewatchError } from '../../errors/index.js';
-import { createDetector } from '../../models/registry.js';
+import { createDetector, DEFAULT_DETECTOR } from '../../models/registry.js';
 import { planPairs } from '../../pipeline/discovery/pairing.js';
 import { searchStac } from '../../pipeline/discovery/stac.js';
 import type { SceneCandidate } from '../../pipeline/discovery/types.js';
@@ -64,7 +64,7 @@ export async function discoverForArea(ctx: Pick<JobContext, 'db' | 'queues'>, ao
   const { candidates, rejected } = await candidatesOf(aoi);
   await recordScenes(db, aoi.aoi_id, candidates);
   for (const r of rejected) await recordRejectedScene(db, aoi.aoi_id, r.file, { code: r.code, message: r.message });
-  const detector = createDetector(process.env.OREWATCH_DETECTOR ?? 'spectral');
+  const detector = createDetector(process.env.OREWATCH_DETECTOR || DEFAULT_DETECTOR);
   const key: SceneClaimKey = { aoiId: aoi.aoi_id, detector: detector.name, detectorVersion: detector.version, rulesVersion: RULES_VERSION };
   const history = await knownScenes(db, aoi.aoi_id);
   const claimed = await claimedScenes(db, key);
