@@ -13,6 +13,8 @@ import { registerWorker } from './commands/worker.js';
 import { registerStatus } from './commands/status.js';
 import { registerAoi } from './commands/aoi.js';
 import { registerExport } from './commands/export.js';
+import { registerUser } from './commands/user.js';
+import { registerServe } from './commands/serve.js';
 import { VERSION } from './version.js';
 
 export { Option };
@@ -33,6 +35,8 @@ export async function runCli(argv: string[]): Promise<number> {
   registerStatus(program);
   registerAoi(program);
   registerExport(program);
+  registerUser(program);
+  registerServe(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

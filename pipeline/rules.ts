@@ -221,13 +221,33 @@ export function classifySite(site: ChangeSite, index: RuleIndex, date: string, s
   return { outcome: 'licensed', permitId: holder.permit.id, trace, summary };
 }
 
-/** The jurisdiction (e.g. county) holding most of the site's area, or null. */
+/**
+ * Level of a 6-digit administrative division code (2 digits province, 2 city, 2 county):
+ * `360000` province, `360700` city, `360728` county.
+ */
+export function divisionLevel(code: string): 'province' | 'city' | 'county' {
+  if (code.endsWith('0000')) return 'province';
+  if (code.endsWith('00')) return 'city';
+  return 'county';
+}
+
+const LEVEL_RANK = { county: 0, city: 1, province: 2 } as const;
+
+/**
+ * The jurisdiction holding most of the site's area, or null. A layer may hold provinces and cities
+ * beside their counties (the codes nest): the most specific level that holds any of the site wins,
+ * so an alert goes to its county, not to the province polygon around it.
+ */
 export function jurisdictionOf(site: ChangeSite, index: RuleIndex): { code: string; name: string } | null {
   let best: { code: string; name: string } | null = null;
   let bestHa = 0;
+  let bestRank = Infinity;
   for (const j of candidates(index.jurisdictions, bboxOf(site.geometry), 0)) {
     const insideHa = site.areaHa - areaOutsideHa(site.geometry, j.geometry);
-    if (insideHa > bestHa) {
+    if (!(insideHa > 0)) continue;
+    const rank = LEVEL_RANK[divisionLevel(String(j.properties.code))];
+    if (rank < bestRank || (rank === bestRank && insideHa > bestHa)) {
+      bestRank = rank;
       bestHa = insideHa;
       best = j.properties;
     }

@@ -1,6 +1,7 @@
 /**
- * The direction of imports (STYLE.md): cli → workers → pipeline → models, geodata; errors/ is a
- * leaf everyone may use; geodata imports no other folder; nothing but the CLI imports workers.
+ * The direction of imports (STYLE.md): cli → api → workers → pipeline → models, geodata; errors/ is a
+ * leaf everyone may use; geodata imports no other folder; nothing but the CLI and the HTTP API
+ * (api/) import workers, and nothing but the CLI imports api/.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -13,7 +14,10 @@ const ALLOWED: Record<string, string[]> = {
   models: ['errors', 'geodata'],
   pipeline: ['errors', 'geodata', 'models'],
   workers: ['errors', 'geodata', 'models', 'pipeline'],
-  cli: ['errors', 'geodata', 'models', 'pipeline', 'workers'],
+  // The HTTP API is a second entry point beside the CLI: it composes the store and the evidence
+  // rendering of workers/, and only the CLI (its `serve` command) imports it.
+  api: ['errors', 'geodata', 'models', 'pipeline', 'workers'],
+  cli: ['errors', 'geodata', 'models', 'pipeline', 'workers', 'api'],
 };
 
 function sources(dir: string): string[] {

@@ -208,6 +208,76 @@ CREATE TABLE alert_chips (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'triage: users, sessions, decisions, routing overrides, priority',
+    sql: `
+CREATE TABLE users (
+  user_id       bigserial PRIMARY KEY,
+  username      text NOT NULL UNIQUE CHECK (username ~ '^[A-Za-z0-9._-]{1,64}$'),
+  password_hash text NOT NULL,
+  role          text NOT NULL CHECK (role IN ('analyst','supervisor','county','province','admin')),
+  language      text NOT NULL DEFAULT 'zh-CN' CHECK (language IN ('zh-CN','en')),
+  preferences   jsonb NOT NULL DEFAULT '{}'::jsonb,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  disabled_at   timestamptz
+);
+-- What a user covers: division codes (a province code covers its cities and counties). County and
+-- province users have exactly one; analysts and supervisors none (every alert) or their assignment.
+CREATE TABLE user_jurisdictions (
+  user_id bigint NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+  code    text NOT NULL CHECK (code ~ '^[0-9]{6}$'),
+  PRIMARY KEY (user_id, code)
+);
+-- Only the SHA-256 of the session token is stored: a leaked table does not log anyone in.
+CREATE TABLE sessions (
+  token_sha256 text PRIMARY KEY,
+  user_id      bigint NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+  csrf_token   text NOT NULL,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  expires_at   timestamptz NOT NULL
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+-- One row per decision; decision_id is the client's idempotency key. Undo is a decision of its own.
+CREATE TABLE decisions (
+  decision_id  uuid PRIMARY KEY,
+  alert_id     text NOT NULL REFERENCES alerts(alert_id) ON DELETE CASCADE,
+  user_id      bigint NOT NULL REFERENCES users(user_id),
+  from_status  text NOT NULL,
+  to_status    text NOT NULL,
+  reason       text,
+  note         text,
+  undo_of      uuid REFERENCES decisions(decision_id),
+  at           timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX decisions_alert ON decisions (alert_id, at);
+CREATE INDEX decisions_user ON decisions (user_id, at);
+CREATE UNIQUE INDEX decisions_one_undo ON decisions (undo_of) WHERE undo_of IS NOT NULL;
+-- Routing: a scan routes an alert to the county holding most of its area (county_code, rewritten by
+-- later scans); a person may route it elsewhere (assigned_county_code, never touched by scans).
+ALTER TABLE alerts ADD COLUMN assigned_county_code text;
+ALTER TABLE alerts ADD COLUMN assigned_county_name text;
+ALTER TABLE alerts ADD COLUMN assignee text;
+ALTER TABLE alerts ADD COLUMN scope_code text GENERATED ALWAYS AS (COALESCE(assigned_county_code, county_code)) STORED;
+-- Priority 0-1: category severity (DESIGN.md precedence), detector score, size (saturating at
+-- 5 ha), and a repeat sighting. Stored so the queue sorts on an index.
+ALTER TABLE alerts ADD COLUMN priority double precision GENERATED ALWAYS AS (
+  0.45 * (CASE category WHEN 'protected_area' THEN 1.0 WHEN 'closed_site_reactivated' THEN 0.9
+    WHEN 'expired_permit' THEN 0.8 WHEN 'exploration_only' THEN 0.7 WHEN 'out_of_bounds' THEN 0.6 ELSE 0.5 END)
+  + 0.25 * LEAST(GREATEST(score, 0), 1)
+  + 0.2 * LEAST(area_ha / 5.0, 1)
+  + 0.1 * (CASE confidence WHEN 'confirmed' THEN 1 ELSE 0 END)) STORED;
+CREATE INDEX alerts_queue ON alerts (status, priority DESC, area_ha DESC, alert_id);
+CREATE INDEX alerts_priority ON alerts (priority DESC, area_ha DESC, alert_id);
+CREATE INDEX alerts_scope ON alerts (scope_code text_pattern_ops, status, priority DESC);
+CREATE INDEX alerts_last_seen ON alerts (last_seen DESC, area_ha DESC);
+CREATE INDEX alerts_area ON alerts (area_ha DESC, alert_id);
+CREATE INDEX alerts_score ON alerts (score DESC, area_ha DESC);
+-- Search by the start of an alert or permit id (the queue's search box).
+CREATE INDEX alerts_id_prefix ON alerts (alert_id text_pattern_ops);
+CREATE INDEX alerts_permit_prefix ON alerts (upper(permit_id) text_pattern_ops)
+`,
+  },
 ];
 
 /** Applies every migration not yet applied, each in its own transaction. Returns the versions applied. */
