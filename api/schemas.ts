@@ -89,3 +89,20 @@ export const IMAGE_NAMES = ['true-before', 'true-after', 'false-before', 'false-
 export function describeIssues(error: z.ZodError): string {
   return error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
 }
+
+/** `GET /api/alerts/:id/report.pdf`: the report's language. */
+export const reportQuery = z.strictObject({ lang: z.enum(['zh', 'en']).optional() });
+
+/** `GET /api/export`: a GIS format and the queue's filters (paging is the server's). */
+export const exportQuery = z.strictObject({
+  format: z.enum(['geojson', 'kml', 'csv', 'shp']),
+  lang: z.enum(['zh', 'en']).optional(),
+  category: alertListQuery.shape.category,
+  status: alertListQuery.shape.status,
+  confidence: alertListQuery.shape.confidence,
+  jurisdiction: alertListQuery.shape.jurisdiction,
+  from: alertListQuery.shape.from,
+  to: alertListQuery.shape.to,
+  bbox: alertListQuery.shape.bbox,
+  q: alertListQuery.shape.q,
+});

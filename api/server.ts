@@ -9,21 +9,25 @@
  *   byte for byte what an alert that does not exist answers;
  * - inputs are checked by strict zod schemas: unknown fields are refused, not ignored.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import { z } from 'zod';
+import { GIS_FORMATS, type GisFormat } from '../pipeline/export/index.js';
+import { queryAlerts } from '../pipeline/store/alert-query.js';
 import type { Database } from '../pipeline/store/database.js';
+import { writeAlertsPdf } from '../workers/export/pdf-report.js';
 import { alertImage, alertMap } from './alert-map.js';
 import { decisionsFor, TRANSITIONS } from './decisions.js';
 import { dummyHash, verifyPassword } from './passwords.js';
 import {
-  ALERT_ID, alertListQuery, assignmentBody, decisionBody, describeIssues, IMAGE_NAMES, loginBody, preferencesBody,
+  ALERT_ID, alertListQuery, assignmentBody, decisionBody, describeIssues, exportQuery, IMAGE_NAMES, loginBody, preferencesBody, reportQuery,
 } from './schemas.js';
 import { scopeOf, type Principal } from './scope.js';
 import {
@@ -269,6 +273,41 @@ export async function createTriageServer(options: TriageServerOptions): Promise<
     }
     const { ok: _ok, ...rest } = result;
     return rest;
+  });
+
+  // Evidence downloads (issue 6): the caller's scope applies exactly as to the queue. Each answer
+  // carries its SHA-256 (X-Content-SHA256) so a saved copy can be checked against what was served.
+  const download = (reply: FastifyReply, bytes: Uint8Array, type: string, name: string) => reply
+    .header('Content-Disposition', `attachment; filename="${name}"`)
+    .header('X-Content-SHA256', createHash('sha256').update(bytes).digest('hex'))
+    .header('Cache-Control', 'no-store')
+    .type(type).send(Buffer.from(bytes));
+
+  app.get('/api/alerts/:id/report.pdf', async (request, reply) => {
+    const item = await scopedAlert(request);
+    const { lang } = parse(reportQuery, request.query);
+    const out = join(tmpdir(), `orewatch-report-${randomUUID()}.pdf`);
+    try {
+      await writeAlertsPdf({ db, alertIds: [item.alert_id], lang: lang ?? 'zh', out });
+      return download(reply, readFileSync(out), 'application/pdf', `${item.alert_id}.pdf`);
+    } finally {
+      rmSync(out, { force: true });
+    }
+  });
+
+  app.get('/api/export', async (request, reply) => {
+    const { format, lang, ...filters } = parse(exportQuery, request.query);
+    // Every alert of the caller's scope that the queue's filters select, page by page.
+    const ids: string[] = [];
+    for (let offset = 0; ; offset += 500) {
+      const page = await listQueue(db, me(request), { ...filters, limit: 500, offset });
+      ids.push(...page.items.map((a) => a.alert_id));
+      if (page.items.length < 500 || ids.length >= page.total) break;
+    }
+    const alerts = ids.length === 0 ? [] : await queryAlerts(db, { alertIds: ids });
+    const built = GIS_FORMATS[format as GisFormat].build(alerts, { baseName: 'orewatch-alerts', lang: lang ?? 'zh', title: 'orewatch', crs: { kind: 'wgs84' } });
+    const ext = format === 'shp' ? 'zip' : format;
+    return download(reply, built.bytes, built.mediaType, `orewatch-alerts.${ext}`);
   });
 
   app.get('/api/divisions', async (request) => ({ items: await listDivisions(db, scopeOf(me(request))) }));

@@ -110,6 +110,36 @@ describe.each(STORES)('triage API on $kind', ({ kind, skip }) => {
     expect(form.statusCode).toBe(415);
   });
 
+  it.skipIf(skip)('downloads evidence within the caller\'s scope only: the PDF report and the GIS export of the queue', async () => {
+    const { createHash } = await import('node:crypto');
+    const c = await client('dingnan');
+    const own = west()[0], other = east()[0];
+    const pdf = await c.get(`/api/alerts/${own.alert_id}/report.pdf?lang=zh`);
+    expect(pdf.statusCode).toBe(200);
+    expect(String(pdf.headers['content-type'])).toMatch(/application\/pdf/);
+    expect(pdf.rawPayload.subarray(0, 5).toString()).toBe('%PDF-');
+    expect(pdf.headers['x-content-sha256']).toBe(createHash('sha256').update(pdf.rawPayload).digest('hex'));
+    const foreign = await c.get(`/api/alerts/${other.alert_id}/report.pdf`);
+    const missing = await c.get('/api/alerts/OW-000000000000/report.pdf');
+    expect(foreign.statusCode).toBe(404);
+    expect(foreign.body).toBe(missing.body);
+    expect((await c.get(`/api/alerts/${own.alert_id}/report.pdf?lang=fr`)).statusCode).toBe(400);
+    const geo = await c.get('/api/export?format=geojson&status=new,triaged,suspected_illegal,pseudo_change,licensed,needs_field_check');
+    expect(geo.statusCode).toBe(200);
+    const ids = (JSON.parse(geo.body) as { features: { properties: { alert_id: string; county_code: string } }[] }).features.map((f) => f.properties);
+    expect(ids.length).toBeGreaterThan(0);
+    for (const p of ids) expect(p.county_code).toBe('360728');
+    // Asking for the other county's alerts by jurisdiction gets nothing of them.
+    const sneaky = await c.get('/api/export?format=csv&jurisdiction=360729');
+    expect([200, 404]).toContain(sneaky.statusCode);
+    if (sneaky.statusCode === 200) for (const a of east()) expect(sneaky.body).not.toContain(a.alert_id);
+    const shp = await c.get('/api/export?format=shp');
+    expect(shp.statusCode).toBe(200);
+    expect(shp.rawPayload.subarray(0, 2).toString()).toBe('PK');
+    expect((await c.get('/api/export?format=exe')).statusCode).toBe(400);
+    expect((await c.get('/api/export?format=kml&role=admin')).statusCode).toBe(400);
+  }, 60_000);
+
   it.skipIf(skip)('rate-limits login attempts per client address', async () => {
     const limited = await createTriageServer({ db, loginRateLimit: { max: 3, windowMs: 60_000 } });
     try {

@@ -161,6 +161,9 @@ describe.skipIf(!existsSync(CHROMIUM))('triage web app in headless Chromium', ()
     expect(await page.textContent('#area')).toMatch(/^\d+\.\d{2} ha \(\d+\.\d mu\)$/);
 
     mkdirSync(resolve(ROOT, 'test', '.tmp'), { recursive: true });
+    // Evidence downloads for the open alert and for the queue's selection, in the app's language.
+    expect(await page.getAttribute('#download-pdf', 'href')).toMatch(/^\/api\/alerts\/OW-[0-9A-F]{12}\/report\.pdf\?lang=en$/);
+    expect(await page.getAttribute('[data-export="shp"]', 'href')).toMatch(/^\/api\/export\?format=shp&lang=en/);
     await page.screenshot({ path: SCREENSHOT });
     expect(existsSync(SCREENSHOT)).toBe(true);
     expect(offOrigin).toEqual([]);

@@ -76,6 +76,7 @@ export interface InjectResponse {
   body: string;
   json<T = any>(): T;
   headers: Record<string, unknown>;
+  rawPayload: Buffer;
 }
 
 /** A logged-in API client over fastify's inject (no socket): keeps the cookie and CSRF token. */

@@ -170,6 +170,17 @@ function fillFilterOptions(): void {
   $<HTMLInputElement>('#search').value = state.filters.q;
 }
 
+/** Download links for the queue's current selection (the server applies the user's scope). */
+function renderExports(): void {
+  const p = new URLSearchParams({ lang: getLang() === 'en' ? 'en' : 'zh' });
+  if (state.filters.status) p.set('status', state.filters.status);
+  if (state.filters.category) p.set('category', state.filters.category);
+  if (state.filters.q) p.set('q', state.filters.q);
+  const names: [string, string][] = [['geojson', 'GeoJSON'], ['kml', 'KML'], ['shp', 'Shapefile'], ['csv', 'CSV']];
+  $<HTMLElement>('#exports').innerHTML = names
+    .map(([format, label]) => `<a href="${esc(`/api/export?format=${format}&${p.toString()}`)}" download data-export="${format}">${label}</a>`).join(' · ');
+}
+
 function queueUrl(): string {
   const p = new URLSearchParams({ limit: '200', sort: state.filters.sort });
   if (state.filters.status) p.set('status', state.filters.status);
@@ -189,6 +200,7 @@ async function loadQueue(selectId: string | null = null): Promise<void> {
   state.items = page.items;
   state.total = page.total;
   state.index = 0;
+  renderExports();
   if (selectId) {
     const at = state.items.findIndex((i) => i.alert_id === selectId);
     if (at >= 0) state.index = at;
@@ -307,7 +319,8 @@ async function showDetail(): Promise<void> {
   const p = d.permit;
   panel.innerHTML = `
     <h2>${esc(d.alert_id)} <span class="badge">${esc(statusLabel(d.status))}</span>
-      <button type="button" id="copy-link" class="badge">${esc(t('copyLink'))}</button></h2>
+      <button type="button" id="copy-link" class="badge">${esc(t('copyLink'))}</button>
+      <a class="badge" id="download-pdf" href="/api/alerts/${esc(d.alert_id)}/report.pdf?lang=${getLang() === 'en' ? 'en' : 'zh'}" download>${esc(t('downloadPdf'))}</a></h2>
     <p><span class="swatch c-${d.category}"></span> <strong>${esc(categoryLabel(d.category))}</strong>
       ${d.flags.filter((f) => f !== d.category).map((f) => `<span class="badge">${esc(categoryLabel(f))}</span>`).join(' ')}</p>
     <p class="clue">${esc(t('clue'))}</p>

@@ -30,6 +30,7 @@ const zh = {
   keyCommit: '提交（备注必填的决定）', keyUndo: '撤销上一个决定', keyImagery: '影像：A 前时相 / D 后时相 / S 卷帘居中 / B 翻转 / M 切换对比方式 / T 真彩色↔假彩色 / O 轮廓',
   keyZoom: '重新定位 / 放大 / 缩小', keyHelp: '帮助；Enter 放大影像；Esc 关闭',
   mu: '亩', ha: '公顷',
+  downloadPdf: '下载举证报告（PDF）', exportAs: '导出当前筛选',
 };
 type Dict = Record<keyof typeof zh, string>;
 const en: Dict = {
@@ -57,6 +58,7 @@ const en: Dict = {
   keyCommit: 'commit (decisions that need a note)', keyUndo: 'undo the last decision', keyImagery: 'imagery: A before / D after / S centre swipe / B flip / M compare mode / T true↔false colour / O outlines',
   keyZoom: 'refit / zoom in / zoom out', keyHelp: 'help; Enter enlarges the chips; Esc closes',
   mu: 'mu', ha: 'ha',
+  downloadPdf: 'Download evidence report (PDF)', exportAs: 'Export this selection',
 };
 
 const CATEGORY = {
