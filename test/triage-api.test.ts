@@ -140,6 +140,24 @@ describe.each(STORES)('triage API on $kind', ({ kind, skip }) => {
     expect((await c.get('/api/export?format=kml&role=admin')).statusCode).toBe(400);
   }, 60_000);
 
+  it.skipIf(skip || kind === 'pglite')('exports from the CLI as a user, within their jurisdiction (orewatch export --as-user)', async () => {
+    const { orewatch } = await import('./helpers/cli.js');
+    const out = join(dir, 'as-dingnan.geojson');
+    const r = await orewatch(['export', '--format', 'geojson', '--as-user', 'dingnan', '--out', out], { DATABASE_URL: env.DATABASE_URL, OREWATCH_DB_SCHEMA: env.OREWATCH_DB_SCHEMA });
+    expect(r.status, r.stderr).toBe(0);
+    const { readFileSync } = await import('node:fs');
+    const props = (JSON.parse(readFileSync(out, 'utf8')) as { features: { properties: { county_code: string } }[] }).features.map((f) => f.properties);
+    expect(props.length).toBe(west().length);
+    for (const p of props) expect(p.county_code).toBe('360728');
+    expect(JSON.parse(readFileSync(`${out}.manifest.json`, 'utf8')).query.as_user).toBe('dingnan');
+    const foreign = await orewatch(['export', '--format', 'pdf', '--as-user', 'dingnan', '--alert', east()[0].alert_id, '--out', join(dir, 'x.pdf')], { DATABASE_URL: env.DATABASE_URL, OREWATCH_DB_SCHEMA: env.OREWATCH_DB_SCHEMA });
+    expect(foreign.status).toBe(2);
+    expect(foreign.stderr).toMatch(/no alert/);
+    const nobody = await orewatch(['export', '--format', 'csv', '--as-user', 'nobody', '--out', join(dir, 'y.csv')], { DATABASE_URL: env.DATABASE_URL, OREWATCH_DB_SCHEMA: env.OREWATCH_DB_SCHEMA });
+    expect(nobody.status).toBe(2);
+    expect(nobody.stderr).toMatch(/--as-user: no user "nobody"/);
+  }, 60_000);
+
   it.skipIf(skip)('rate-limits login attempts per client address', async () => {
     const limited = await createTriageServer({ db, loginRateLimit: { max: 3, windowMs: 60_000 } });
     try {

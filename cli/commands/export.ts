@@ -21,6 +21,8 @@ import { queryAlerts, type AlertFilters, type ExportAlert } from '../../pipeline
 import { openDatabase } from '../../pipeline/store/database.js';
 import { migrate } from '../../pipeline/store/migrations.js';
 import { CATEGORIES, STATUSES, type AlertStatus, type Category } from '../../pipeline/types.js';
+import { scopeCovers, scopeOf } from '../../api/scope.js';
+import { findUserForLogin } from '../../api/users.js';
 import { VERSION } from '../version.js';
 
 interface ExportFlags {
@@ -35,6 +37,7 @@ interface ExportFlags {
   crs: string;
   dataDir: string;
   out?: string;
+  asUser?: string;
   quiet?: boolean;
 }
 
@@ -47,6 +50,8 @@ interface ExportRequest {
   crs: { kind: 'wgs84' } | { kind: 'cgcs2000-gk'; zone?: number };
   out: string;
   dataDir: string;
+  /** Export as this user: only alerts of their jurisdiction (as the triage app would show them). */
+  asUser?: string;
 }
 
 const expected = (what: string, flag: string, value: string) => `Expected ${what} for ${flag} but received "${value}"`;
@@ -125,7 +130,7 @@ export function parseExportFlags(flags: ExportFlags): ExportRequest {
     if (ids.length === 0 || bad !== undefined) throw inputError('EXPORT.BAD_ALERT', expected('an alert id like OW-056D40F8F931', '--alert', bad ?? flags.alert.join(',')));
     filters.alertIds = [...new Set(ids)];
   }
-  return { format, filters, lang: flags.lang as Lang, crs, out, dataDir: flags.dataDir };
+  return { format, filters, lang: flags.lang as Lang, crs, out, dataDir: flags.dataDir, ...(flags.asUser ? { asUser: flags.asUser } : {}) };
 }
 
 /** A temporary name beside `path` (same folder, so the final rename is atomic), hidden from listings. */
@@ -155,7 +160,14 @@ export async function runExport(req: ExportRequest, now: () => Date = () => new 
   const temps: string[] = [];
   try {
     await migrate(db);
-    const alerts = await queryAlerts(db, req.filters);
+    let alerts = await queryAlerts(db, req.filters);
+    if (req.asUser !== undefined) {
+      // The user's jurisdiction applies as in the triage app: an alert outside it is as absent.
+      const user = await findUserForLogin(db, req.asUser);
+      if (!user) throw inputError('EXPORT.UNKNOWN_USER', `--as-user: no user "${req.asUser}" in the store at ${db.location}`);
+      const scope = scopeOf(user.principal);
+      alerts = alerts.filter((a) => scopeCovers(scope, a.county_code));
+    }
     if (req.filters.alertIds) {
       const found = new Set(alerts.map((a) => a.alert_id));
       const missing = req.filters.alertIds.filter((id) => !found.has(id));
@@ -215,7 +227,7 @@ function buildManifest(req: ExportRequest, store: string, alerts: ExportAlert[],
     format: req.format,
     lang: req.lang,
     crs: req.format === 'pdf' ? { epsg: 4326, name: 'WGS 84 and CGCS2000 Gauss-Kruger (per alert, in the report)' } : describeCrs(crs),
-    query: { filters: req.filters, all_alerts: Object.keys(req.filters).length === 0, store },
+    query: { filters: req.filters, all_alerts: Object.keys(req.filters).length === 0 && req.asUser === undefined, ...(req.asUser ? { as_user: req.asUser } : {}), store },
     alert_count: alerts.length,
     alert_ids: alerts.map((a) => a.alert_id),
     files: [file],
@@ -282,6 +294,7 @@ export function registerExport(program: Command): void {
     .option('--crs <crs>', 'Shapefile coordinates: wgs84, or cgcs2000-gk (3-degree Gauss-Krüger zone chosen from the data; cgcs2000-gk:38 to name it)', 'wgs84')
     .option('--data-dir <dir>', 'embedded store directory (ignored when DATABASE_URL is set)', '.orewatch')
     .option('--out <file>', 'file to write (the Shapefile as a .zip); the manifest goes to <file>.manifest.json')
+    .option('--as-user <username>', 'export only what this user may see (their jurisdiction, as in the triage app)')
     .option('--quiet', 'print nothing on success')
     .action(async (flags: ExportFlags) => {
       const t0 = performance.now();
