@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { OrewatchError, inputError } from '../errors/index.js';
+import { DEFAULT_MEMORY_LIMIT_MB, DEFAULT_TIMEOUT_MS, positiveOption, validateWindow } from './scene-options.js';
 import type { PixelWindow, SceneInfo, WindowPixels } from './types.js';
 import type { SerializedError, WorkerRequest, WorkerResponse } from './tiff/decode-worker.js';
 import { STAC_URI_PREFIX, openStacItemScene } from './stac-item-scene.js';
@@ -55,8 +56,6 @@ export interface Scene {
   close(): Promise<void>;
 }
 
-const DEFAULT_TIMEOUT_MS = 60_000;
-const DEFAULT_MEMORY_LIMIT_MB = 1024;
 
 /**
  * Where the worker starts. From compiled JavaScript: tiff/decode-worker.js beside this file.
@@ -78,13 +77,6 @@ function workerEntry(): URL {
   return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
 }
 
-function positiveOption(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw inputError('SCENE.INVALID_OPTION', `Expected a positive number for ${name} but received ${String(value)}`);
-  }
-  return value;
-}
 
 function revive(error: SerializedError): OrewatchError {
   return new OrewatchError(error.code, error.message, { kind: error.kind, ...(error.file ? { file: error.file } : {}) });
@@ -217,17 +209,6 @@ function releaseWorker(worker: DecodeWorker): void {
   idleWorkers.push(worker);
 }
 
-function validateWindow(uri: string, window: PixelWindow): void {
-  const fields: (keyof PixelWindow)[] = ['col', 'row', 'width', 'height'];
-  for (const field of fields) {
-    const value = window?.[field];
-    const positive = field === 'width' || field === 'height';
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || (positive && value < 1)) {
-      const what = positive ? 'a positive integer' : 'an integer';
-      throw inputError('SCENE.INVALID_WINDOW', `Expected ${what} for window.${field} of ${uri} but received ${String(value)}`, uri);
-    }
-  }
-}
 
 /**
  * Opens a GeoTIFF or COG (local path or http(s) URL with range requests) in a decode worker and

@@ -39,6 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { OrewatchError, inputError, isOrewatchError } from '../errors/index.js';
 import { crsFromCode } from './crs.js';
 import type { OpenSceneOptions, ReadWindowOptions, Scene } from './scene-reader.js';
+import { DEFAULT_MEMORY_LIMIT_MB, DEFAULT_TIMEOUT_MS, positiveOption, validateWindow } from './scene-options.js';
 import type { Crs, GeoTransform, Grid, PixelWindow, SampleType, SceneInfo, WindowPixels } from './types.js';
 
 /** The prefix that makes `openScene` read a STAC Item: `stac:https://…/items/<id>` or `stac:/data/item.json`. */
@@ -71,8 +72,6 @@ const S2_BANDS: readonly BandSpec[] = [
   { name: 'SCL', assetKeys: ['scl', 'SCL'], aliases: [], categorical: true, nominalGsdM: 20 },
 ];
 
-const DEFAULT_TIMEOUT_MS = 60_000;
-const DEFAULT_MEMORY_LIMIT_MB = 1024;
 /** A STAC Item is a few tens of kilobytes; anything near this is not one. */
 const MAX_ITEM_BYTES = 16 * 1024 * 1024;
 const SAMPLE_TYPES: readonly SampleType[] = ['uint8', 'int8', 'uint16', 'int16', 'uint32', 'int32', 'float32', 'float64'];
@@ -117,13 +116,6 @@ function shown(value: unknown): string {
   }
 }
 
-function positiveOption(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw inputError('SCENE.INVALID_OPTION', `Expected a positive number for ${name} but received ${String(value)}`);
-  }
-  return value;
-}
 
 // ---- reading the item ----------------------------------------------------------------------
 
@@ -438,17 +430,6 @@ function sameGrid(a: Grid, b: Grid): boolean {
   return a.width === b.width && a.height === b.height && a.transform.every((v, i) => Math.abs(v - (b.transform[i] as number)) <= (i === 0 || i === 3 ? 1e-3 : tol));
 }
 
-function validateWindow(uri: string, window: PixelWindow): void {
-  const fields: (keyof PixelWindow)[] = ['col', 'row', 'width', 'height'];
-  for (const field of fields) {
-    const value = window?.[field];
-    const positive = field === 'width' || field === 'height';
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || (positive && value < 1)) {
-      const what = positive ? 'a positive integer' : 'an integer';
-      throw inputError('SCENE.INVALID_WINDOW', `Expected ${what} for window.${field} of ${uri} but received ${String(value)}`, uri);
-    }
-  }
-}
 
 /**
  * Scene pixel (col, row) → asset pixel (col, row), both fractional with pixel centres at +0.5:
