@@ -77,6 +77,8 @@ export interface AlertScan {
   detector_version: string;
   /** The detector's thresholds as the scan recorded them, or null when it recorded none. */
   detector_thresholds: Record<string, unknown> | null;
+  /** Band names the scan was given for files without band descriptions (`--bands`), else null. */
+  bands: string[] | null;
   rules: Record<string, unknown>;
   layers: LayerRef[];
 }
@@ -170,7 +172,7 @@ async function loadHistory(db: Queryable, ids: string[]): Promise<Map<string, Al
 async function loadScans(db: Queryable, scanIds: string[]): Promise<Map<string, AlertScan>> {
   const { rows } = await db.query<Omit<AlertScan, 'detector_thresholds'> & { stats: { detector?: { thresholds?: Record<string, unknown> } } | null }>(
     `SELECT scan_id, before_uri, after_uri, before_sha256, after_sha256, before_date::text AS before_date,
-            after_date::text AS after_date, detector, detector_version, rules, layers, stats
+            after_date::text AS after_date, detector, detector_version, rules, layers, stats, request->'bands' AS bands
        FROM scans WHERE scan_id = ANY($1::text[])`, [scanIds]);
   return new Map(rows.map(({ stats, ...s }) => [s.scan_id, { ...s, detector_thresholds: stats?.detector?.thresholds ?? null }]));
 }

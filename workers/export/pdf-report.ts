@@ -19,7 +19,8 @@ import { gkZoneForLongitude, projectToGk } from '../../pipeline/export/geometry.
 import { CATEGORY_LABELS, STATUS_LABELS, type Lang } from '../../pipeline/export/labels.js';
 import { MU_PER_HA } from '../../pipeline/export/columns.js';
 import { bboxOf } from '../../pipeline/rules.js';
-import { loadAlertEvidence, type AlertEvidence } from '../../pipeline/store/evidence-store.js';
+import { queryAlerts, type AlertScan, type ExportAlert } from '../../pipeline/store/alert-query.js';
+import { nearbyFeatures, type NearbyFeature } from '../../pipeline/store/evidence-store.js';
 import type { Queryable } from '../../pipeline/store/database.js';
 import type { AreaGeometry } from '../../pipeline/types.js';
 import { renderEvidenceImages, type EvidenceImages, type RasterImage } from './evidence-images.js';
@@ -177,7 +178,19 @@ function fmt(n: number, digits: number): string {
   return n.toFixed(digits);
 }
 
-function writeReport(r: Report, ev: AlertEvidence, images: EvidenceImages | { error: string }): void {
+/** One report's facts: the alert as the exports see it (permit, scan, history), and what lies around it. */
+interface ReportInput {
+  alert: ExportAlert;
+  scan: AlertScan;
+  nearby: NearbyFeature[];
+}
+
+/** An ISO UTC time as China Standard Time (UTC+8, no daylight saving), `YYYY-MM-DD HH:MM`. */
+function chinaTime(iso: string): string {
+  return new Date(Date.parse(iso) + 8 * 3_600_000).toISOString().slice(0, 16).replace('T', ' ');
+}
+
+function writeReport(r: Report, ev: ReportInput, images: EvidenceImages | { error: string }): void {
   const { doc, lang } = r;
   const a = ev.alert;
   const other: Lang = lang === 'zh' ? 'en' : 'zh';
@@ -192,7 +205,7 @@ function writeReport(r: Report, ev: AlertEvidence, images: EvidenceImages | { er
   r.row(t(lang, 'county'), a.county_code ? `${a.county_name ?? ''} (${a.county_code})` : t(lang, 'unknownCounty'));
   r.row(t(lang, 'area'), `${fmt(a.area_ha, 2)} ${t(lang, 'ha')} = ${fmt(a.area_ha * MU_PER_HA, 1)} ${t(lang, 'mu')}` +
     (a.area_outside_ha !== null ? `; ${t(lang, 'areaOutside')} ${fmt(a.area_outside_ha, 2)} ${t(lang, 'ha')} = ${fmt(a.area_outside_ha * MU_PER_HA, 1)} ${t(lang, 'mu')}` : ''));
-  const p = ev.permit?.properties;
+  const p = a.permit;
   r.row(t(lang, 'permit'), p
     ? `${p.permit_id} (${p.type === 'exploration' ? t(lang, 'explorationPermit') : t(lang, 'miningPermit')}); ${t(lang, 'holder')}: ${p.holder || '—'}; ${t(lang, 'validity')}: ${p.valid_from || '?'} – ${p.valid_to || '?'}`
     : (a.permit_id ?? t(lang, 'noPermit')));
@@ -251,17 +264,17 @@ function writeReport(r: Report, ev: AlertEvidence, images: EvidenceImages | { er
   r.paragraph(t(lang, 'cornersNote'), 7, COLOURS.muted);
 
   r.heading(t(lang, 'provenance'));
-  const thresholds = (ev.scan.stats?.detector as { thresholds?: unknown } | undefined)?.thresholds;
+  const thresholds = ev.scan.detector_thresholds;
   r.row(t(lang, 'detector'), `${ev.scan.detector} ${ev.scan.detector_version}`);
-  if (thresholds !== undefined) r.row(t(lang, 'thresholds'), JSON.stringify(thresholds).replace(/,"/g, ', "'));
+  if (thresholds !== null) r.row(t(lang, 'thresholds'), JSON.stringify(thresholds).replace(/,"/g, ', "'));
   r.row(t(lang, 'rules'), `${String((ev.scan.rules as { version?: string }).version ?? '?')}; ${JSON.stringify(ev.scan.rules).replace(/,"/g, ', "')}`);
   r.row(t(lang, 'scan'), ev.scan.scan_id);
   r.row(`${t(lang, 'scene')} (${t(lang, 'before')})`, `${ev.scan.before_uri}\n${t(lang, 'sha256')}: ${ev.scan.before_sha256 ?? t(lang, 'remote')}`);
   r.row(`${t(lang, 'scene')} (${t(lang, 'after')})`, `${ev.scan.after_uri}\n${t(lang, 'sha256')}: ${ev.scan.after_sha256 ?? t(lang, 'remote')}`);
 
   r.heading(t(lang, 'history'));
-  if (ev.history.length === 0) r.paragraph(t(lang, 'noHistory'));
-  else r.table(['', '', ''], ev.history.map((h) => [h.at, `${h.actor}: ${h.action}`, JSON.stringify(h.details)]), [90, 150, r.width - 240], 7);
+  if (a.history.length === 0) r.paragraph(t(lang, 'noHistory'));
+  else r.table(['', '', ''], a.history.map((h) => [chinaTime(h.at), `${h.actor}: ${h.action}`, JSON.stringify(h.details)]), [90, 150, r.width - 240], 7);
 }
 
 export interface AlertsPdfOptions {
@@ -279,15 +292,19 @@ export async function writeAlertsPdf(options: AlertsPdfOptions): Promise<{ pages
   if (options.lang !== 'zh' && options.lang !== 'en') throw inputError('EXPORT.BAD_LANG', `--lang: expected zh or en but received "${String(options.lang)}"`);
   if (options.alertIds.length === 0) throw inputError('EXPORT.NO_ALERTS', 'No alerts to export: the filters select none');
   const root = projectRoot();
-  const evidence: { ev: AlertEvidence; images: EvidenceImages | { error: string } }[] = [];
+  const found = new Map((await queryAlerts(options.db, { alertIds: options.alertIds })).map((a) => [a.alert_id, a]));
+  const evidence: { ev: ReportInput; images: EvidenceImages | { error: string } }[] = [];
   for (const id of options.alertIds) {
-    const first = await loadAlertEvidence(options.db, id);
-    const [minLon, minLat, maxLon, maxLat] = bboxOf(first.alert.geometry);
+    const alert = found.get(id);
+    if (!alert) throw inputError('EXPORT.UNKNOWN_ALERT', `--alert: no alert "${id}" in the store`);
+    const scan = alert.scan;
+    if (!scan) throw inputError('EXPORT.NO_SCAN', `Alert ${id} names scan ${alert.last_scan_id}, which is not in the store`);
+    const [minLon, minLat, maxLon, maxLat] = bboxOf(alert.geometry);
     const pad = Math.max(maxLon - minLon, maxLat - minLat) * 3 + 0.01;
-    const ev = await loadAlertEvidence(options.db, id, [minLon - pad, minLat - pad, maxLon + pad, maxLat + pad]);
+    const ev: ReportInput = { alert, scan, nearby: await nearbyFeatures(options.db, scan.layers ?? [], [minLon - pad, minLat - pad, maxLon + pad, maxLat + pad]) };
     let images: EvidenceImages | { error: string };
     try {
-      images = await renderEvidenceImages({ before: ev.scan.before_uri, after: ev.scan.after_uri, bands: ev.scan.request?.bands ?? null }, ev.alert.geometry);
+      images = await renderEvidenceImages({ before: scan.before_uri, after: scan.after_uri, bands: scan.bands }, alert.geometry);
     } catch (error) {
       // The scenes may have moved since the scan: the report says so instead of failing.
       images = { error: (error as Error).message };
