@@ -12,11 +12,12 @@
  * Also builds plausible Sentinel-2 L2A items in Earth Search v1 and Planetary Computer style
  * (`makeS2Item`).
  */
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, join } from 'node:path';
 import type { GeoTransform } from '../../geodata/types.js';
+import { serveFile } from './range-server.js';
 
 export type StacItemJson = Record<string, unknown> & { id: string; collection?: string; properties: Record<string, unknown> };
 
@@ -242,24 +243,7 @@ export async function startStacServer(options: StacServerOptions = {}): Promise<
       res.writeHead(404).end('not found');
       return;
     }
-    const size = statSync(file).size;
-    const count = (n: number): void => void bytesByAsset.set(name, (bytesByAsset.get(name) ?? 0) + n);
-    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
-    if (range) {
-      const start = Number(range[1]);
-      const end = Math.min(size - 1, range[2] ? Number(range[2]) : size - 1);
-      if (start >= size) {
-        res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end();
-        return;
-      }
-      res.writeHead(206, { 'Content-Range': `bytes ${start}-${end}/${size}`, 'Content-Length': end - start + 1, 'Accept-Ranges': 'bytes' });
-      count(end - start + 1);
-      createReadStream(file, { start, end }).pipe(res);
-      return;
-    }
-    res.writeHead(200, { 'Content-Length': size, 'Accept-Ranges': 'bytes' });
-    count(size);
-    createReadStream(file).pipe(res);
+    serveFile(req, res, file, (n) => void bytesByAsset.set(name, (bytesByAsset.get(name) ?? 0) + n));
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
