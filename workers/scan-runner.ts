@@ -18,9 +18,8 @@ import { classifySites, DEFAULT_WINDOW_SIZE, extractSites, newScanId, resolveSca
 import { alertsToGeoJson } from '../pipeline/alerts-geojson.js';
 import { saveScan, type SaveScanResult } from '../pipeline/store/alert-store.js';
 import { openDatabase } from '../pipeline/store/database.js';
-import { toPermitAreas, toReferenceAreas } from '../pipeline/store/layer-store.js';
 import { migrate } from '../pipeline/store/migrations.js';
-import { DEFAULT_RULES, RULES_VERSION, type ChangeSite, type RuleLayers, type RuleSettings } from '../pipeline/types.js';
+import { DEFAULT_RULES, RULES_VERSION, type ChangeSite, type RuleSettings } from '../pipeline/types.js';
 
 export interface ScanOptions {
   before: string;
@@ -76,26 +75,23 @@ function resolveDate(flagValue: string | undefined, scene: Scene, flag: string):
 
 interface LoadedLayers {
   files: { layer: ReferenceLayer; name: string }[];
-  rules: RuleLayers;
 }
 
 async function loadLayerFiles(options: ScanOptions): Promise<LoadedLayers> {
   const files: { layer: ReferenceLayer; name: string }[] = [];
-  const rules: RuleLayers = { permits: [], closedSites: [], protectedAreas: [], jurisdictions: [] };
   const specs = [
-    ['permits', options.permits, 'permits'],
-    ['closed_sites', options.closedSites, 'closedSites'],
-    ['protected_areas', options.protectedAreas, 'protectedAreas'],
-    ['jurisdictions', options.jurisdictions, 'jurisdictions'],
+    ['permits', options.permits],
+    ['closed_sites', options.closedSites],
+    ['protected_areas', options.protectedAreas],
+    ['jurisdictions', options.jurisdictions],
   ] as const;
-  for (const [kind, file, key] of specs) {
+  for (const [kind, file] of specs) {
     if (!file) continue;
     const layer = await loadReferenceLayer(file, { kind, crs: kind === 'permits' ? options.permitsCrs : undefined });
     files.push({ layer, name: basename(file) });
-    if (key === 'permits') rules.permits = toPermitAreas(layer);
-    else (rules[key] as unknown) = toReferenceAreas(layer);
   }
-  return { files, rules };
+  // Classification reads the layers back from the store (stages.ts classifySites), in both modes.
+  return { files };
 }
 
 /** Everything checked before a single row or file is written. */

@@ -5,7 +5,7 @@
  */
 import type { ReferenceLayer } from '../../geodata/reference-layers/types.js';
 import { bboxOf } from '../rules.js';
-import type { PermitProperties, ReferenceArea, RuleLayers } from '../types.js';
+import type { ReferenceArea, RuleLayers } from '../types.js';
 import type { LayerRef } from './alert-store.js';
 import type { Queryable } from './database.js';
 
@@ -68,13 +68,4 @@ export async function loadLayersByRef(db: Queryable, refs: LayerRef[]): Promise<
     for (const f of features.rows) list.push({ id: f.feature_id, geometry: f.geometry, properties: f.properties });
   }
   return layers;
-}
-
-/** A loaded file layer as the rules see it. */
-export function toReferenceAreas(layer: ReferenceLayer): ReferenceArea[] {
-  return layer.features.map((f) => ({ id: f.id, geometry: f.geometry, properties: f.properties as Record<string, unknown> }));
-}
-
-export function toPermitAreas(layer: ReferenceLayer): ReferenceArea<PermitProperties>[] {
-  return layer.features.map((f) => ({ id: f.id, geometry: f.geometry, properties: f.properties as unknown as PermitProperties }));
 }
