@@ -8,7 +8,7 @@ import { openDatabase, type Database } from '../../pipeline/store/database.js';
 import { migrate } from '../../pipeline/store/migrations.js';
 import { loadScan } from '../../pipeline/store/scan-store.js';
 import type { ServerConfig } from './config.js';
-import { closeQueues, enqueue, openQueues, QUEUE_NAMES, type QueueName, type Queues } from './queues.js';
+import { closeQueues, enqueue, failedForGood, openQueues, QUEUE_NAMES, type QueueName, type Queues } from './queues.js';
 import { reconcileScan } from './reconcile.js';
 
 export interface ServerHandle {
@@ -118,7 +118,7 @@ export async function waitForJob(server: ServerHandle, queue: QueueName, jobId: 
     if (job) {
       const state = await job.getState();
       if (state === 'completed') return job.returnvalue;
-      if (state === 'failed' && (job.attemptsMade >= (job.opts.attempts ?? 1) || /\[[A-Z0-9_.]+\]$/.test(job.failedReason ?? ''))) {
+      if (state === 'failed' && failedForGood(job)) {
         throw new OrewatchError('JOB.FAILED', `${job.name} job ${jobId} failed: ${job.failedReason}`, { kind: 'input' });
       }
     }

@@ -7,7 +7,7 @@
  * - `discover`: find new scenes for a watched area and queue their scans (scheduled, cron).
  * Every queue also carries canary jobs (see worker-process.ts).
  */
-import { Queue, type JobsOptions } from 'bullmq';
+import { Queue, type Job, type JobsOptions } from 'bullmq';
 import type { RedisOptions } from 'bullmq';
 import { OrewatchError } from '../../errors/index.js';
 import type { ServerConfig } from './config.js';
@@ -101,4 +101,12 @@ export async function enqueueWindows(queues: Queues, scanId: string, indices: nu
   for (let i = 0; i < indices.length; i += 500) {
     await queues.window.addBulk(indices.slice(i, i + 500).map((idx) => ({ name: 'window', data: { scanId, idx }, opts: { jobId: jobIdFor('window', { scanId, idx }) } })));
   }
+}
+
+/** processor.ts ends the reason of a job it refused at once (input, config) with "[CODE]". */
+const UNRECOVERABLE_REASON = /\[[A-Z0-9_]+\.[A-Z0-9_.]+\]$/;
+
+/** A failed job that will not run again: out of attempts, or refused at once. */
+export function failedForGood(job: Pick<Job, 'attemptsMade' | 'opts' | 'failedReason'>): boolean {
+  return job.attemptsMade >= (job.opts.attempts ?? 1) || UNRECOVERABLE_REASON.test(job.failedReason ?? '');
 }

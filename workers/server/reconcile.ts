@@ -11,10 +11,9 @@ import type { Job } from 'bullmq';
 import type { Database } from '../../pipeline/store/database.js';
 import { loadScan, markScanFailed, pendingWindows, staleScans } from '../../pipeline/store/scan-store.js';
 import { log } from './log.js';
-import { jobIdFor, QUEUE_OF, type JobName, type JobPayloads, type Queues } from './queues.js';
+import { failedForGood, jobIdFor, QUEUE_OF, type JobName, type JobPayloads, type Queues } from './queues.js';
 
 const RECONCILE_LOCK_KEY = 0x6f72_6563; // "orec"
-const UNRECOVERABLE_REASON = /\[[A-Z0-9_]+\.[A-Z0-9_.]+\]$/;
 
 export interface ReconcileResult {
   scans: number;
@@ -32,9 +31,7 @@ async function ensureJob<N extends ScanJobName>(queues: Queues, name: N, data: J
   if (job) {
     const state = await job.getState();
     if (state === 'failed') {
-      // Out of attempts, or refused at once (processor.ts ends those messages with "[CODE]").
-      const final = job.attemptsMade >= (job.opts.attempts ?? 1) || UNRECOVERABLE_REASON.test(job.failedReason ?? '');
-      if (final) return { failed: job.failedReason ?? 'failed' };
+      if (failedForGood(job)) return { failed: job.failedReason ?? 'failed' };
       return 'present';
     }
     if (state !== 'completed' || !stillNeeded) return 'present';
