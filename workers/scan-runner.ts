@@ -13,7 +13,7 @@ import type { ReferenceLayer } from '../geodata/reference-layers/types.js';
 import { openScene, type Scene } from '../geodata/scene-reader.js';
 import { createChangeAccumulator } from '../geodata/vectorize.js';
 import type { Detector } from '../models/detector.js';
-import { createPairPlan, detectWindow, samplePair } from '../pipeline/scan/detect-window.js';
+import { createPairPlan, detectWindowInput, readWindowInput, samplePair, windowsBounds, type WindowInput } from '../pipeline/scan/detect-window.js';
 import { classifySites, DEFAULT_WINDOW_SIZE, extractSites, newScanId, resolveScanLayers, scanKeyFor, scanWindows, sha256OfScene } from '../pipeline/scan/stages.js';
 import { alertsToGeoJson } from '../pipeline/alerts-geojson.js';
 import { saveScan, type SaveScanResult } from '../pipeline/store/alert-store.js';
@@ -136,29 +136,48 @@ export async function runScan(options: ScanOptions, detector: Detector, progress
   lap('validate', t0);
   const grid = plan.pair.grid;
   const windows = scanWindows(grid, options.windowSize ?? DEFAULT_WINDOW_SIZE, options.region);
+  if (options.region) plan.readBounds = windowsBounds(windows) ?? undefined;
   const maskCounts: Record<string, number> = {};
   let sites: ChangeSite[];
+  // Hashing the scene files (for the scan key) reads them whole: start it now, beside detection.
+  const hashes = Promise.all([sha256OfScene(options.before), sha256OfScene(options.after)]);
+  hashes.catch(() => undefined);
   try {
     const t1 = performance.now();
-    const calibration = detector.calibrate(await samplePair(plan));
+    const calibration = detector.calibrate(await samplePair(plan, options.region ? { within: windows } : {}));
     lap('calibrate', t1);
     const accumulator = createChangeAccumulator(grid.width, grid.height);
     let done = 0;
-    const t2 = performance.now();
-    for (const window of windows) {
-      const result = await detectWindow(plan, window, detector, calibration);
-      accumulator.addWindow(window, result.mask, result.prob);
+    // The next window is read (in the scenes' decode worker threads) while this one is masked and
+    // detected on this thread: `read` is the reads' own time, `read_wait` what the scan waited for them.
+    const read = (index: number): Promise<WindowInput> => {
+      const pending = readWindowInput(plan, windows[index]!, detector);
+      pending.catch(() => undefined);
+      return pending;
+    };
+    let next = windows.length > 0 ? read(0) : null;
+    for (let index = 0; index < windows.length; index++) {
+      const tw = performance.now();
+      const input = await next!;
+      lap('read_wait', tw);
+      next = index + 1 < windows.length ? read(index + 1) : null;
+      const result = await detectWindowInput(plan, input, detector, calibration);
+      for (const [stage, s] of Object.entries(result.seconds)) seconds[stage] = (seconds[stage] ?? 0) + s;
+      const ta = performance.now();
+      accumulator.addWindow(result.window, result.mask, result.prob);
+      lap('vectorize', ta);
       for (const [k, v] of Object.entries(result.maskCounts)) maskCounts[k] = (maskCounts[k] ?? 0) + v;
       progress?.(++done, windows.length, 'detect');
     }
-    lap('read_mask_detect', t2);
     const t3 = performance.now();
     sites = extractSites(accumulator, grid, detector.kinds, rules);
     lap('vectorize', t3);
   } finally {
     await Promise.all([prep.before.close(), prep.after.close()]);
   }
-  const [beforeSha, afterSha] = await Promise.all([sha256OfScene(options.before), sha256OfScene(options.after)]);
+  const th = performance.now();
+  const [beforeSha, afterSha] = await hashes;
+  lap('hash_wait', th);
 
   const db = await openDatabase({ dataDir: options.dataDir, databaseUrl: options.databaseUrl, schema: options.dbSchema });
   try {

@@ -13,22 +13,22 @@ import { formatTable } from '../format.js';
 const GEOMETRY_TYPES = ['Polygon', 'MultiPolygon'];
 
 /** The area's geometry from a GeoJSON file: a Polygon/MultiPolygon, a Feature, or a FeatureCollection of one feature. */
-export function readAreaGeometry(file: string): Geometry {
+export function readAreaGeometry(file: string, flag = '--geometry'): Geometry {
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw inputError('AOI.BAD_GEOMETRY', `--geometry ${file}: cannot read GeoJSON: ${(error as Error).message}`, file, error);
+    throw inputError('AOI.BAD_GEOMETRY', `${flag} ${file}: cannot read GeoJSON: ${(error as Error).message}`, file, error);
   }
   const obj = json as { type?: string; geometry?: Geometry; features?: { geometry?: Geometry }[] };
   const geometry = obj.type === 'FeatureCollection'
     ? (obj.features?.length === 1 ? obj.features[0].geometry : undefined)
     : obj.type === 'Feature' ? obj.geometry : (json as Geometry);
   if (obj.type === 'FeatureCollection' && obj.features?.length !== 1) {
-    throw inputError('AOI.BAD_GEOMETRY', `--geometry ${file}: expected one feature but the collection has ${obj.features?.length ?? 0}`, file);
+    throw inputError('AOI.BAD_GEOMETRY', `${flag} ${file}: expected one feature but the collection has ${obj.features?.length ?? 0}`, file);
   }
   if (!geometry || !GEOMETRY_TYPES.includes(geometry.type)) {
-    throw inputError('AOI.BAD_GEOMETRY', `--geometry ${file}: expected a Polygon or MultiPolygon in lon/lat (EPSG:4326) but found ${geometry?.type ?? 'none'}`, file);
+    throw inputError('AOI.BAD_GEOMETRY', `${flag} ${file}: expected a Polygon or MultiPolygon in lon/lat (EPSG:4326) but found ${geometry?.type ?? 'none'}`, file);
   }
   return geometry;
 }

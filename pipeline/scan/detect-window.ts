@@ -25,6 +25,12 @@ export interface PairPlan {
   bands: CanonicalBand[];
   /** Scene-wide differences between the dates, for the own cloud test (estimateMaskBaselines). */
   maskBaseline?: { before: MaskBaseline; after: MaskBaseline };
+  /**
+   * An area scan: the box of the windows the area touches. Halos are clipped to it as to the
+   * grid's edge, so an area scan over HTTP fetches no tile beyond the area's windows; the area's
+   * outer edge is then detected as a scene edge is.
+   */
+  readBounds?: PixelWindow;
 }
 
 /** Plans a pair for a detector: maps both scenes' bands and puts them on one grid. */
@@ -51,6 +57,7 @@ export interface WindowResult {
   /** Pixels per mask class (clear, nodata, cloud, shadow, haze) in the window proper. */
   maskCounts: Record<string, number>;
   changePixels: number;
+  seconds: WindowSeconds;
 }
 
 interface PairPixels {
@@ -80,7 +87,7 @@ function bandNames(plan: BandPlan, bands: CanonicalBand[]): string[] {
 }
 
 /** Both dates of a window in reflectance, before any cloud test. */
-interface RawPairPixels {
+export interface RawPairPixels {
   width: number;
   height: number;
   before: Reflectance;
@@ -139,12 +146,64 @@ function clipWindow(w: PixelWindow, gridWidth: number, gridHeight: number): Pixe
   return { col, row, width: Math.min(gridWidth, w.col + w.width) - col, height: Math.min(gridHeight, w.row + w.height) - row };
 }
 
+/** Seconds one window spent in each stage (read: both dates decoded; mask; detect: network and hysteresis). */
+export interface WindowSeconds {
+  read: number;
+  mask: number;
+  detect: number;
+}
+
+/** A window's pixels as read (window plus halo, clipped to the grid), before masking. */
+export interface WindowInput {
+  window: PixelWindow;
+  outer: PixelWindow;
+  raw: RawPairPixels;
+  readSeconds: number;
+}
+
+/** The window plus the halo the detector and the masks need, clipped to the grid. */
+export function outerWindow(plan: PairPlan, window: PixelWindow, detector: Pick<Detector, 'haloPx'>): PixelWindow {
+  const halo = Math.max(HALO_PX, detector.haloPx);
+  const wanted = { col: window.col - halo, row: window.row - halo, width: window.width + 2 * halo, height: window.height + 2 * halo };
+  const b = plan.readBounds;
+  if (!b) return clipWindow(wanted, plan.pair.grid.width, plan.pair.grid.height);
+  const inBounds = clipWindow({ ...wanted, col: wanted.col - b.col, row: wanted.row - b.row }, b.width, b.height);
+  return { ...inBounds, col: inBounds.col + b.col, row: inBounds.row + b.row };
+}
+
+/** The box holding all `windows` (an area scan's read bounds); null for none. */
+export function windowsBounds(windows: PixelWindow[]): PixelWindow | null {
+  if (windows.length === 0) return null;
+  let c0 = Infinity, r0 = Infinity, c1 = -Infinity, r1 = -Infinity;
+  for (const w of windows) {
+    c0 = Math.min(c0, w.col); r0 = Math.min(r0, w.row);
+    c1 = Math.max(c1, w.col + w.width); r1 = Math.max(r1, w.row + w.height);
+  }
+  return { col: c0, row: r0, width: c1 - c0, height: r1 - r0 };
+}
+
+/**
+ * The read stage of one window: both dates with the halo. Separate from the rest so that a scan
+ * can read the next window (in the decode worker threads) while this one is detected.
+ */
+export async function readWindowInput(plan: PairPlan, window: PixelWindow, detector: Pick<Detector, 'haloPx'>): Promise<WindowInput> {
+  const t0 = performance.now();
+  const outer = outerWindow(plan, window, detector);
+  const raw = await readRawPair(plan, outer);
+  return { window, outer, raw, readSeconds: (performance.now() - t0) / 1000 };
+}
+
 /** Runs read → mask → detect on one window and returns its change mask. */
 export async function detectWindow(plan: PairPlan, window: PixelWindow, detector: Detector, calibration: Calibration): Promise<WindowResult> {
-  const halo = Math.max(HALO_PX, detector.haloPx);
-  const outer = clipWindow({ col: window.col - halo, row: window.row - halo, width: window.width + 2 * halo, height: window.height + 2 * halo },
-    plan.pair.grid.width, plan.pair.grid.height);
-  const px = await readPairPixels(plan, outer);
+  return detectWindowInput(plan, await readWindowInput(plan, window, detector), detector, calibration);
+}
+
+/** The mask and detect stages of a window already read. */
+export async function detectWindowInput(plan: PairPlan, input: WindowInput, detector: Detector, calibration: Calibration): Promise<WindowResult> {
+  const { window, outer } = input;
+  const t0 = performance.now();
+  const px = maskPair(input.raw, plan.maskBaseline);
+  const t1 = performance.now();
   const out = await detector.detect({ width: outer.width, height: outer.height, before: px.before, after: px.after, clear: px.clear }, calibration);
   const w = outer.width, h = outer.height;
   const support = new Uint8Array(w * h);
@@ -173,7 +232,11 @@ export async function detectWindow(plan: PairPlan, window: PixelWindow, detector
       }
     }
   }
-  return { window, mask, prob, maskCounts, changePixels };
+  const t2 = performance.now();
+  return {
+    window, mask, prob, maskCounts, changePixels,
+    seconds: { read: input.readSeconds, mask: (t1 - t0) / 1000, detect: (t2 - t1) / 1000 },
+  };
 }
 
 /**
@@ -182,10 +245,12 @@ export async function detectWindow(plan: PairPlan, window: PixelWindow, detector
  * with them — every `stride`-th clear pixel as the detector's calibration sample. Sets
  * `plan.maskBaseline`. Cheap, and representative of the scene.
  */
-export async function samplePair(plan: PairPlan, options: { windowSize?: number; lattice?: number; stride?: number } = {}): Promise<DetectorSample[]> {
+export async function samplePair(plan: PairPlan, options: { windowSize?: number; lattice?: number; stride?: number; within?: PixelWindow[] } = {}): Promise<DetectorSample[]> {
   const stride = options.stride ?? 2;
+  const size = options.windowSize ?? 256, lattice = options.lattice ?? 3;
   const raws: RawPairPixels[] = [];
-  for (const win of latticeWindows(plan, options.windowSize ?? 256, options.lattice ?? 3)) raws.push(await readRawPair(plan, win));
+  const sampled = options.within ? windowsWithin(options.within, size, lattice * lattice) : latticeWindows(plan, size, lattice);
+  for (const win of sampled) raws.push(await readRawPair(plan, win));
   if (!plan.before.scl || !plan.after.scl) {
     const join = (pick: (r: RawPairPixels) => Reflectance): MaskBands => {
       const out: Partial<Record<CanonicalBand, Float32Array>> = {};
@@ -216,6 +281,21 @@ function concat<T extends Float32Array | Uint8Array>(parts: T[]): T {
   const out = new (parts[0].constructor as new (n: number) => T)(total);
   let o = 0;
   for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+/**
+ * Up to `count` sample windows spread evenly over the windows a scan covers (an area scan): the
+ * sample stays inside the area, so a scan over HTTP fetches no tile the area does not touch.
+ */
+function windowsWithin(windows: PixelWindow[], size: number, count: number): PixelWindow[] {
+  const k = Math.min(count, windows.length);
+  const out: PixelWindow[] = [];
+  for (let t = 0; t < k; t++) {
+    const w = windows[Math.floor(((t + 0.5) * windows.length) / k)]!;
+    const width = Math.min(size, w.width), height = Math.min(size, w.height);
+    out.push({ col: w.col + Math.floor((w.width - width) / 2), row: w.row + Math.floor((w.height - height) / 2), width, height });
+  }
   return out;
 }
 

@@ -278,6 +278,11 @@ CREATE INDEX alerts_id_prefix ON alerts (alert_id text_pattern_ops);
 CREATE INDEX alerts_permit_prefix ON alerts (upper(permit_id) text_pattern_ops)
 `,
   },
+  {
+    version: 4,
+    name: 'per-stage seconds of each server-mode window (read, mask, detect)',
+    sql: `ALTER TABLE scan_windows ADD COLUMN stage_seconds jsonb;`,
+  },
 ];
 
 /** Applies every migration not yet applied, each in its own transaction. Returns the versions applied. */

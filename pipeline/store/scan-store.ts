@@ -146,11 +146,11 @@ export async function loadWindow(db: Queryable, scanId: string, idx: number): Pr
  * Records a window's result once: a second worker finishing the same window (after a stall) does
  * not count it twice. Returns the scan's progress after it.
  */
-export async function completeWindow(tx: Queryable, scanId: string, idx: number, result: { bytes: Buffer; changePixels: number; maskCounts: Record<string, number>; seconds: number; worker: string }): Promise<{ counted: boolean; done: number; total: number }> {
+export async function completeWindow(tx: Queryable, scanId: string, idx: number, result: { bytes: Buffer; changePixels: number; maskCounts: Record<string, number>; seconds: number; stageSeconds: Record<string, number>; worker: string }): Promise<{ counted: boolean; done: number; total: number }> {
   const updated = await tx.query(
-    `UPDATE scan_windows SET status = 'done', result = $3, change_pixels = $4, mask_counts = $5, seconds = $6, worker = $7, updated_at = now()
+    `UPDATE scan_windows SET status = 'done', result = $3, change_pixels = $4, mask_counts = $5, seconds = $6, worker = $7, stage_seconds = $8, updated_at = now()
       WHERE scan_id = $1 AND idx = $2 AND status = 'pending' RETURNING 1`,
-    [scanId, idx, result.bytes, result.changePixels, JSON.stringify(result.maskCounts), result.seconds, result.worker]);
+    [scanId, idx, result.bytes, result.changePixels, JSON.stringify(result.maskCounts), result.seconds, result.worker, JSON.stringify(result.stageSeconds)]);
   const counted = updated.rows.length > 0;
   const { rows } = await tx.query<{ windows_done: number; windows_total: number }>(
     counted
@@ -163,11 +163,13 @@ export interface StoredWindowResult extends PixelWindow {
   idx: number;
   result: Uint8Array;
   mask_counts: Record<string, number>;
+  /** Seconds the window spent per stage (read, mask, detect); null for windows done before migration 4. */
+  stage_seconds: Record<string, number> | null;
 }
 
 export async function windowResults(db: Queryable, scanId: string): Promise<StoredWindowResult[]> {
   const { rows } = await db.query<StoredWindowResult>(
-    `SELECT idx, col, "row" AS row, width, height, result, mask_counts FROM scan_windows WHERE scan_id = $1 AND status = 'done' ORDER BY idx`, [scanId]);
+    `SELECT idx, col, "row" AS row, width, height, result, mask_counts, stage_seconds FROM scan_windows WHERE scan_id = $1 AND status = 'done' ORDER BY idx`, [scanId]);
   return rows;
 }
 

@@ -14,8 +14,8 @@ import type { Grid } from '../../geodata/types.js';
 import { createChangeAccumulator } from '../../geodata/vectorize.js';
 import type { Calibration, Detector } from '../../models/detector.js';
 import { detectorForScan } from '../../models/registry.js';
-import { createPairPlan, detectWindow, samplePair, type PairPlan } from '../../pipeline/scan/detect-window.js';
-import { classifySites, extractSites, scanWindows } from '../../pipeline/scan/stages.js';
+import { createPairPlan, detectWindow, samplePair, windowsBounds, type PairPlan } from '../../pipeline/scan/detect-window.js';
+import { classifySites, DEFAULT_WINDOW_SIZE, extractSites, scanWindows } from '../../pipeline/scan/stages.js';
 import { decodeWindowResult, encodeWindowResult } from '../../pipeline/scan/window-codec.js';
 import { lockAlerts, saveScan } from '../../pipeline/store/alert-store.js';
 import type { Database } from '../../pipeline/store/database.js';
@@ -94,6 +94,8 @@ async function openPlan(scan: ScanRow): Promise<OpenPlan> {
   const plan = createPairPlan(before, after, detector);
   const stored = scan.plan as StoredPlan | null;
   if (stored?.maskBaseline) plan.maskBaseline = stored.maskBaseline;
+  const region = scan.request?.region ?? null;
+  if (region) plan.readBounds = windowsBounds(scanWindows(plan.pair.grid, scan.request?.windowSize ?? DEFAULT_WINDOW_SIZE, region)) ?? undefined;
   return { plan, detector, scenes: [before, after] };
 }
 
@@ -116,9 +118,11 @@ export async function calibrateScan(ctx: JobContext, scanId: string): Promise<Re
     await setScanStatus(ctx.db, scanId, 'calibrating', ['queued', 'calibrating']);
     const t0 = performance.now();
     const { plan, detector } = await ctx.plans.get(scan);
-    const calibration = detector.calibrate(await samplePair(plan));
-    const windowSize = scan.request?.windowSize ?? 512;
-    const windows = scanWindows(plan.pair.grid, windowSize, scan.request?.region ?? null);
+    const windowSize = scan.request?.windowSize ?? DEFAULT_WINDOW_SIZE;
+    const region = scan.request?.region ?? null;
+    const windows = scanWindows(plan.pair.grid, windowSize, region);
+    if (region) plan.readBounds = windowsBounds(windows) ?? undefined;
+    const calibration = detector.calibrate(await samplePair(plan, region ? { within: windows } : {}));
     const stored: StoredPlan = { calibration, maskBaseline: plan.maskBaseline ?? null, grid: plan.pair.grid, windowSize };
     await ctx.db.transaction((tx) => savePlan(tx, scanId, stored as unknown as Record<string, unknown>, windows));
     log('info', 'scan calibrated', { scanId, stage: 'calibrate', durationMs: Math.round(performance.now() - t0), windows: windows.length });
@@ -145,7 +149,7 @@ export async function detectScanWindow(ctx: JobContext, scanId: string, idx: num
   const seconds = (performance.now() - t0) / 1000;
   const bytes = encodeWindowResult(window.width, window.height, result.mask, result.prob);
   const progress = await ctx.db.transaction((tx) => completeWindow(tx, scanId, idx, {
-    bytes, changePixels: result.changePixels, maskCounts: result.maskCounts, seconds, worker: ctx.workerId,
+    bytes, changePixels: result.changePixels, maskCounts: result.maskCounts, seconds, stageSeconds: { ...result.seconds }, worker: ctx.workerId,
   }));
   log('debug', 'window done', { scanId, stage: 'detect', idx, durationMs: Math.round(seconds * 1000), done: progress.done, total: progress.total });
   if (progress.done >= progress.total) await enqueue(ctx.queues, 'finalize', { scanId });
@@ -174,14 +178,19 @@ export async function finalizeScan(ctx: JobContext, scanId: string): Promise<Rec
   const rules = rulesOf(scan);
   const accumulator = createChangeAccumulator(grid.width, grid.height);
   const maskCounts: Record<string, number> = {};
+  // Per-stage seconds of the scan: the windows' read, mask and detect summed over every worker,
+  // then this job's own vectorize, classify and store.
+  const seconds: Record<string, number> = {};
   const rows = await windowResults(ctx.db, scanId);
   for (const row of rows) {
     const decoded = decodeWindowResult(row.result);
     accumulator.addWindow({ col: row.col, row: row.row, width: row.width, height: row.height }, decoded.mask, decoded.prob);
     for (const [k, v] of Object.entries(row.mask_counts)) maskCounts[k] = (maskCounts[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(row.stage_seconds ?? {})) seconds[k] = (seconds[k] ?? 0) + v;
   }
   const sites = extractSites(accumulator, grid, detector.kinds, rules);
   const t1 = performance.now();
+  seconds.vectorize = (t1 - t0) / 1000;
   log('info', 'scan merged', { scanId, stage: 'vectorize', durationMs: Math.round(t1 - t0), sites: sites.length });
 
   // Fault injection for the fault tests only: hold here so a test can stop PostgreSQL mid-write.
@@ -194,15 +203,19 @@ export async function finalizeScan(ctx: JobContext, scanId: string): Promise<Rec
     await lockAlerts(tx);
     const again = await loadScan(tx, scanId);
     if (!again || again.status === 'done' || again.status === 'failed') return null;
+    const tc = performance.now();
     const findings = await classifySites(tx, sites, scan.layers, scan.after_date, rules);
+    seconds.classify = (performance.now() - tc) / 1000;
+    const ts = performance.now();
     const result = await saveScan(tx, {
       scanId, scanKey: scan.scan_key, beforeUri: scan.before_uri, afterUri: scan.after_uri,
       beforeSha256: scan.before_sha256, afterSha256: scan.after_sha256, beforeDate: scan.before_date, afterDate: scan.after_date,
       detector: scan.detector, detectorVersion: scan.detector_version, rules: scan.rules, layers: scan.layers, startedAt: scan.started_at,
       stats: { windows: rows.length, sites: sites.length, maskCounts, grid: { width: grid.width, height: grid.height }, detector: detector.describe() },
     }, findings, scan.after_sha256 ?? scan.after_uri);
+    seconds.store = (performance.now() - ts) / 1000;
     await tx.query(`UPDATE scans SET stats = stats || $2::jsonb WHERE scan_id = $1`, [scanId, JSON.stringify({
-      alert_ids: result.alerts.map((a) => a.alert_id), opened: result.opened, updated: result.updated, licensed: result.licensed,
+      alert_ids: result.alerts.map((a) => a.alert_id), opened: result.opened, updated: result.updated, licensed: result.licensed, seconds,
     })]);
     return result;
   });

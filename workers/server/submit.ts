@@ -119,14 +119,14 @@ export async function waitForScan(db: Database, scanId: string, options: WaitOpt
 export async function scanOutcome(db: Database, scan: ScanRow, out: string | undefined, seconds: number): Promise<ScanOutcome> {
   const stats = (scan.stats ?? {}) as {
     alert_ids?: string[]; opened?: number; updated?: number; licensed?: number; sites?: number; windows?: number;
-    maskCounts?: Record<string, number>; grid?: { width: number; height: number };
+    maskCounts?: Record<string, number>; grid?: { width: number; height: number }; seconds?: Record<string, number>;
   };
   const ids = stats.alert_ids ?? [];
   const alerts = ids.length === 0 ? [] : (await db.query<AlertRow>(`${ALERT_SELECT} WHERE alert_id = ANY($1) ORDER BY alert_id`, [ids])).rows;
   if (out) writeAtomically(out, `${JSON.stringify(alertsToGeoJson(alerts))}\n`);
   return {
     scanId: scan.scan_id, alerts, opened: stats.opened ?? 0, updated: stats.updated ?? 0, licensed: stats.licensed ?? 0,
-    sitesFound: stats.sites ?? 0, windows: stats.windows ?? scan.windows_total, seconds: { total: seconds },
+    sitesFound: stats.sites ?? 0, windows: stats.windows ?? scan.windows_total, seconds: { ...stats.seconds, total: seconds },
     grid: stats.grid ?? { width: 0, height: 0 }, maskCounts: stats.maskCounts ?? {}, out: out ?? null,
   };
 }
