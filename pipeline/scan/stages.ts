@@ -12,7 +12,7 @@ import { inverseTransform } from '../../geodata/pair.js';
 import type { ReferenceLayer } from '../../geodata/reference-layers/types.js';
 import type { Grid, PixelWindow } from '../../geodata/types.js';
 import type { ChangeAccumulator } from '../../geodata/vectorize.js';
-import { classifySite, createRuleIndex, jurisdictionOf } from '../rules.js';
+import { classifySite, createRuleIndex, jurisdictionOf, ruleSearchBoxes } from '../rules.js';
 import type { LayerRef, ScanFinding } from '../store/alert-store.js';
 import type { Queryable } from '../store/database.js';
 import { loadLayersByRef, loadStoredLayers, storeLayer } from '../store/layer-store.js';
@@ -84,9 +84,13 @@ export async function resolveScanLayers(tx: Queryable, files: { layer: Reference
   return refs;
 }
 
-/** Judges every site against the scan's layers. */
+/**
+ * Judges every site against the scan's layers. Only the reference polygons the rules can consult
+ * for these sites are loaded (ruleSearchBoxes): a scan of one county does not parse a province's
+ * 100,000 permits, and the classification is the same as against all of them.
+ */
 export async function classifySites(db: Queryable, sites: ChangeSite[], refs: LayerRef[], afterDate: string, rules: RuleSettings): Promise<ScanFinding[]> {
-  const index = createRuleIndex(await loadLayersByRef(db, refs));
+  const index = createRuleIndex(await loadLayersByRef(db, refs, { near: ruleSearchBoxes(sites, rules) }));
   return sites.map((site) => ({ site, classification: classifySite(site, index, afterDate, rules), county: jurisdictionOf(site, index) }));
 }
 
