@@ -135,11 +135,39 @@ function overlayInPlane(
   }
   // One argument per polygon: they may overlap one another (two permits sharing an edge).
   const projectedOthers = projectPolygons(near, plane).map((polygon) => polygon as Geom);
-  const result =
-    operation === 'difference'
-      ? polygonClipping.difference(projectedA, ...projectedOthers)
-      : polygonClipping.intersection(projectedA, polygonClipping.union(projectedOthers[0] as Geom, ...projectedOthers.slice(1)));
-  return { plane, result: result as [number, number][][][] };
+  return { plane, result: robustOverlay(operation, projectedA, projectedOthers) as [number, number][][][] };
+}
+
+/** Coordinates rounded to a millimetre grid (the plane is in metres). */
+function snapped(geometry: Geom): Geom {
+  return (geometry as [number, number][][][]).map((polygon) => polygon.map((ring) => ring.map(([x, y]) => [Math.round(x * 1000) / 1000, Math.round(y * 1000) / 1000]))) as Geom;
+}
+
+/**
+ * a − others, or a ∩ (union of others). polygon-clipping 0.15 can fail on valid input with
+ * "Unable to complete output ring" when several polygons meet in nearly collinear edges (its
+ * issues #91, #139, #172: open upstream); a scan must not abort on it. Then the overlay is redone
+ * one polygon at a time (a − o1 − o2 …, and a ∩ ∪others as a − (a − ∪others)), and last on
+ * coordinates snapped to a millimetre grid, which changes areas by far less than a square metre.
+ */
+function robustOverlay(operation: 'difference' | 'intersection', a: Geom, others: Geom[]): polygonClipping.MultiPolygon {
+  const direct = (g: Geom, os: Geom[]): polygonClipping.MultiPolygon => (operation === 'difference'
+    ? polygonClipping.difference(g, ...os)
+    : polygonClipping.intersection(g, polygonClipping.union(os[0] as Geom, ...os.slice(1))));
+  const stepwise = (g: Geom, os: Geom[]): polygonClipping.MultiPolygon => {
+    let rest = g as polygonClipping.MultiPolygon;
+    for (const o of os) rest = polygonClipping.difference(rest, o);
+    return operation === 'difference' ? rest : polygonClipping.difference(g, rest);
+  };
+  try {
+    return direct(a, others);
+  } catch {
+    try {
+      return stepwise(a, others);
+    } catch {
+      return stepwise(snapped(a), others.map(snapped));
+    }
+  }
 }
 
 /**

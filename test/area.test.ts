@@ -1,4 +1,5 @@
 // Areas and distances in metres: known squares, an exact ellipsoidal cell, and invariants.
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import type { MultiPolygon, Polygon, Position } from 'geojson';
 import proj4 from 'proj4';
@@ -174,5 +175,21 @@ describe('distanceM / bufferedIntersects / intersects', () => {
       }),
       { numRuns: 200, seed: 7, endOnFailure: true },
     );
+  });
+});
+
+describe('overlays that polygon-clipping cannot complete', () => {
+  // A change site and the valid mining permits around it, from bench/classify-scale.mts (seed 7,
+  // site 8395; generated, no real permits): polygon-clipping 0.15 throws "Unable to complete output
+  // ring" on the site minus the six of them at once. The overlay falls back to one permit at a time.
+  it('still measures the area outside several permits', () => {
+    const fixture = JSON.parse(readFileSync(new URL('./fixtures/polygon-clipping-unclosed-ring.json', import.meta.url), 'utf8')) as {
+      site: { geometry: Polygon; areaHa: number }; permits: { geometry: Polygon }[];
+    };
+    const permits = fixture.permits.map((p) => p.geometry);
+    const outside = areaOutsideHa(fixture.site.geometry, permits);
+    const inside = permits.reduce((sum, p) => sum + intersectionAreaHa(fixture.site.geometry, p), 0);
+    expect(outside).toBeGreaterThan(0);
+    expect(outside + inside).toBeCloseTo(areaHa(fixture.site.geometry), 2);
   });
 });
