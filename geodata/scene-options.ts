@@ -9,11 +9,22 @@ import type { PixelWindow } from './types.js';
 export const DEFAULT_TIMEOUT_MS = 60_000;
 /** JavaScript heap limit of a decode worker, and the largest window output, in MiB. */
 export const DEFAULT_MEMORY_LIMIT_MB = 1024;
+/** Decode worker threads per scene (see OpenSceneOptions.decodeThreads). */
+export const DEFAULT_DECODE_THREADS = 1;
+export const MAX_DECODE_THREADS = 16;
 
 export function positiveOption(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw inputError('SCENE.INVALID_OPTION', `Expected a positive number for ${name} but received ${String(value)}`);
+  }
+  return value;
+}
+
+export function positiveIntegerOption(name: string, value: number | undefined, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw inputError('SCENE.INVALID_OPTION', `Expected an integer from 1 to ${max} for ${name} but received ${String(value)}`);
   }
   return value;
 }

@@ -1,11 +1,15 @@
 /**
  * Opening a scene (GeoTIFF / COG, local path or http(s) URL) and reading pixel windows from it.
  *
- * Every scene gets its own worker thread (tiff/decode-worker.ts) with a heap limit, and every call
- * a time limit: a hostile or broken file can make the worker loop, crash or run out of memory, but
- * the caller only ever sees an OrewatchError naming the file. Pixels come back as transferred
- * buffers. A worker that was stopped for taking too long is replaced on the next call; workers of
- * closed scenes are kept briefly for the next openScene (starting one costs far more than a file).
+ * Every scene gets its own worker thread (tiff/decode-worker.ts), or several (`decodeThreads`),
+ * each with a heap limit, and every call a time limit: a hostile or broken file can make a worker
+ * loop, crash or run out of memory, but the caller only ever sees an OrewatchError naming the
+ * file. Pixels come back as transferred buffers. With several workers, a window that spans
+ * several block rows is cut at block-row boundaries into one horizontal band per worker, which
+ * the workers decode in parallel straight into SharedArrayBuffers allocated here (no copy, no
+ * stitching); a window within one block row goes whole to the least busy worker. A worker that
+ * was stopped for taking too long is replaced on the next call; workers of closed scenes are kept
+ * briefly for the next openScene (starting one costs far more than a file).
  */
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
@@ -13,7 +17,15 @@ import { pathToFileURL } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { OrewatchError, inputError } from '../errors/index.js';
-import { DEFAULT_MEMORY_LIMIT_MB, DEFAULT_TIMEOUT_MS, positiveOption, validateWindow } from './scene-options.js';
+import {
+  DEFAULT_DECODE_THREADS,
+  DEFAULT_MEMORY_LIMIT_MB,
+  DEFAULT_TIMEOUT_MS,
+  MAX_DECODE_THREADS,
+  positiveIntegerOption,
+  positiveOption,
+  validateWindow,
+} from './scene-options.js';
 import type { PixelWindow, SceneInfo, WindowPixels } from './types.js';
 import type { SerializedError, WorkerRequest, WorkerResponse } from './tiff/decode-worker.js';
 import { STAC_URI_PREFIX, openStacItemScene } from './stac-item-scene.js';
@@ -29,8 +41,20 @@ export interface OpenSceneOptions {
   bandNames?: string[];
   /** Limit for opening and for each readWindow call, in milliseconds (default 60 000). */
   timeoutMs?: number;
-  /** JavaScript heap limit of the decode worker, and the largest window output, in MiB (default 1024). */
+  /**
+   * JavaScript heap limit of each decode worker, and the largest window output, in MiB
+   * (default 1024).
+   */
   memoryLimitMb?: number;
+  /**
+   * Decode worker threads for this scene (default 1, at most 16). More than one splits each
+   * window that spans several block rows between them, and the arrays of such a window are views
+   * of SharedArrayBuffers (shared with no one once the read returns; they can be shared but not
+   * transferred). Worth it when one scene is read at a time and cores are idle. A scan reads its
+   * two dates at once, one worker each, which already keeps two cores busy, so the default
+   * stays 1.
+   */
+  decodeThreads?: number;
 }
 
 export interface ReadWindowOptions {
@@ -135,6 +159,11 @@ class DecodeWorker {
     this.worker.unref();
   }
 
+  /** Calls in flight. */
+  get load(): number {
+    return this.pending.size;
+  }
+
   private fail(error: OrewatchError): void {
     this.dead = true;
     for (const pending of this.pending.values()) pending.reject(error);
@@ -226,6 +255,7 @@ export async function openScene(uri: string, options: OpenSceneOptions = {}): Pr
   if (uri.startsWith(STAC_URI_PREFIX)) return openStacItemScene(uri.slice(STAC_URI_PREFIX.length), options, openScene);
   const timeoutMs = positiveOption('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS);
   const memoryLimitMb = positiveOption('memoryLimitMb', options.memoryLimitMb, DEFAULT_MEMORY_LIMIT_MB);
+  const threads = positiveIntegerOption('decodeThreads', options.decodeThreads, DEFAULT_DECODE_THREADS, MAX_DECODE_THREADS);
   const openRequest: RequestBody = {
     op: 'open',
     uri,
@@ -233,31 +263,83 @@ export async function openScene(uri: string, options: OpenSceneOptions = {}): Pr
     requestTimeoutMs: Math.max(1000, Math.floor(timeoutMs * 0.8)),
   };
 
-  let worker = acquireWorker(uri, memoryLimitMb);
-  let info: SceneInfo;
-  try {
-    const response = await worker.call(openRequest, timeoutMs, 'Opening');
-    if (!response.ok || response.op !== 'open') throw new OrewatchError('SCENE.PROTOCOL', 'Unexpected answer from the decode worker', { kind: 'internal' });
-    info = response.info;
-  } catch (error) {
-    // A file that was refused leaves the worker healthy; one that timed out or crashed does not.
-    releaseWorker(worker);
-    throw error;
-  }
-  let closed = false;
-
-  /** A live worker with the scene open: replaces one that was stopped (timeout, crash). */
-  const live = async (): Promise<DecodeWorker> => {
-    if (!worker.dead) return worker;
-    const fresh = acquireWorker(uri, memoryLimitMb);
+  /** A worker with the scene open, and what the scene is. */
+  const openIn = async (worker: DecodeWorker): Promise<{ info: SceneInfo; blockHeights: number[] }> => {
     try {
-      await fresh.call(openRequest, timeoutMs, 'Opening');
+      const response = await worker.call(openRequest, timeoutMs, 'Opening');
+      if (!response.ok || response.op !== 'open') throw new OrewatchError('SCENE.PROTOCOL', 'Unexpected answer from the decode worker', { kind: 'internal' });
+      return { info: response.info, blockHeights: response.blockHeights };
     } catch (error) {
-      releaseWorker(fresh);
+      // A file that was refused leaves the worker healthy; one that timed out or crashed does not.
+      releaseWorker(worker);
       throw error;
     }
-    worker = fresh;
-    return worker;
+  };
+
+  // Every worker opens the file at once; the first answer describes the scene.
+  const workers = Array.from({ length: threads }, () => acquireWorker(uri, memoryLimitMb));
+  const opened = await Promise.allSettled(workers.map(openIn));
+  const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  const first = opened[0];
+  if (failed || !first || first.status !== 'fulfilled') {
+    for (const [i, o] of opened.entries()) {
+      const worker = workers[i];
+      if (o.status === 'fulfilled' && worker) await worker.call({ op: 'close' }, Math.min(timeoutMs, 5000), 'Closing').then(() => releaseWorker(worker), () => undefined);
+    }
+    throw failed ? failed.reason : new OrewatchError('SCENE.PROTOCOL', 'No decode worker opened the scene', { kind: 'internal' });
+  }
+  const { info, blockHeights } = first.value;
+  let closed = false;
+
+  /** Replacements being opened, per slot: calls that find the same dead worker share one. */
+  const replacing = new Map<number, Promise<DecodeWorker>>();
+
+  /** Worker `slot` alive with the scene open: replaces one that was stopped (timeout, crash). */
+  const live = (slot: number): Promise<DecodeWorker> => {
+    const current = workers[slot];
+    if (current && !current.dead) return Promise.resolve(current);
+    let pending = replacing.get(slot);
+    if (!pending) {
+      const fresh = acquireWorker(uri, memoryLimitMb);
+      pending = openIn(fresh).then(() => {
+        workers[slot] = fresh;
+        return fresh;
+      }).finally(() => replacing.delete(slot));
+      replacing.set(slot, pending);
+    }
+    return pending;
+  };
+
+  /** Slots ordered from the least busy (a dead worker counts as idle: it is replaced first). */
+  const leastBusy = (): number[] => workers
+    .map((w, slot) => ({ slot, load: w.dead ? 0 : w.load }))
+    .sort((a, b) => a.load - b.load || a.slot - b.slot)
+    .map((s) => s.slot);
+
+  const readPart = async (slot: number, window: PixelWindow, indices: number[], overview: number | null): Promise<{ bands: Float32Array[]; valid: Uint8Array }> => {
+    const response = await (await live(slot)).call({ op: 'read', window: { ...window }, bands: indices, overview }, timeoutMs, 'Reading a window of');
+    if (!response.ok || response.op !== 'read') throw new OrewatchError('SCENE.PROTOCOL', 'Unexpected answer from the decode worker', { kind: 'internal' });
+    return { bands: response.bands, valid: response.valid };
+  };
+
+  /**
+   * Reads `window` as the horizontal bands `parts`, each in another worker, straight into shared
+   * memory: no copy of the pixels on this thread, which stays free while the workers decode.
+   */
+  const readShared = async (window: PixelWindow, parts: PixelWindow[], indices: number[], overview: number | null): Promise<{ bands: Float32Array[]; valid: Uint8Array }> => {
+    const size = window.width * window.height;
+    const bands = indices.map(() => new Float32Array(new SharedArrayBuffer(size * 4)));
+    const valid = new Uint8Array(new SharedArrayBuffer(size));
+    const slots = leastBusy();
+    await Promise.all(parts.map(async (part, i) => {
+      const at = (part.row - window.row) * window.width;
+      const end = at + part.width * part.height;
+      const into = { bands: bands.map((b) => b.subarray(at, end)), valid: valid.subarray(at, end) };
+      const worker = await live(slots[i % slots.length] ?? 0);
+      const response = await worker.call({ op: 'readInto', window: { ...part }, bands: indices, overview, into }, timeoutMs, 'Reading a window of');
+      if (!response.ok || response.op !== 'readInto') throw new OrewatchError('SCENE.PROTOCOL', 'Unexpected answer from the decode worker', { kind: 'internal' });
+    }));
+    return { bands, valid };
   };
 
   const bandIndex = new Map(info.bands.map((name, i) => [name, i] as const));
@@ -279,30 +361,59 @@ export async function openScene(uri: string, options: OpenSceneOptions = {}): Pr
       if (overview !== null && (!Number.isInteger(overview) || overview < 0 || overview >= info.overviews.length)) {
         throw inputError('SCENE.UNKNOWN_OVERVIEW', `${uri} has ${info.overviews.length} overview(s); overview ${String(overview)} does not exist`, uri);
       }
-      // Output buffers live outside the worker's heap limit: bound them here.
+      // Output buffers live outside the workers' heap limit: bound them here.
       const pixels = window.width * window.height;
       if (pixels * (indices.length * 4 + 1) > memoryLimitMb * 1024 * 1024) {
         throw inputError('SCENE.WINDOW_TOO_LARGE', `A window of ${window.width} × ${window.height} pixels × ${indices.length} bands of ${uri} exceeds the ${memoryLimitMb} MiB limit; read it in smaller windows`, uri);
       }
-      const response = await (await live()).call({ op: 'read', window: { ...window }, bands: indices, overview }, timeoutMs, 'Reading a window of');
-      if (!response.ok || response.op !== 'read') throw new OrewatchError('SCENE.PROTOCOL', 'Unexpected answer from the decode worker', { kind: 'internal' });
+      const imageHeight = overview === null ? info.grid.height : (info.overviews[overview]?.height ?? info.grid.height);
+      const blockHeight = blockHeights[overview === null ? 0 : overview + 1] ?? imageHeight;
+      const parts = splitRows(window, blockHeight, imageHeight, workers.length);
+      const whole = parts.length === 1
+        ? await readPart(leastBusy()[0] ?? 0, window, indices, overview)
+        : await readShared(window, parts, indices, overview);
       const out: Record<string, Float32Array> = {};
       names.forEach((name, i) => {
-        const values = response.bands[i];
+        const values = whole.bands[i];
         if (values) out[name] = values;
       });
-      return { window: { ...window }, width: window.width, height: window.height, bands: out, valid: response.valid };
+      return { window: { ...window }, width: window.width, height: window.height, bands: out, valid: whole.valid };
     },
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      if (worker.dead) return;
-      try {
-        await worker.call({ op: 'close' }, Math.min(timeoutMs, 5000), 'Closing');
-        releaseWorker(worker);
-      } catch {
-        await worker.terminate().catch(() => undefined);
-      }
+      await Promise.all(workers.map(async (worker) => {
+        if (worker.dead) return;
+        try {
+          await worker.call({ op: 'close' }, Math.min(timeoutMs, 5000), 'Closing');
+          releaseWorker(worker);
+        } catch {
+          await worker.terminate().catch(() => undefined);
+        }
+      }));
     },
   };
+}
+
+/**
+ * Cuts `window` into at most `parts` horizontal bands of whole block rows (of `blockHeight` rows
+ * in an image of `imageHeight` rows), as even as the block rows allow. Rows above or below the
+ * image go with the first or last band. One band when the window lies within one block row.
+ */
+export function splitRows(window: PixelWindow, blockHeight: number, imageHeight: number, parts: number): PixelWindow[] {
+  const top = Math.max(0, window.row);
+  const bottom = Math.min(imageHeight, window.row + window.height);
+  if (parts <= 1 || bottom - top <= 0 || blockHeight <= 0) return [window];
+  const firstBlock = Math.floor(top / blockHeight);
+  const blockRows = Math.floor((bottom - 1) / blockHeight) - firstBlock + 1;
+  const count = Math.min(parts, blockRows);
+  if (count <= 1) return [window];
+  const out: PixelWindow[] = [];
+  let row = window.row;
+  for (let i = 1; i <= count; i++) {
+    const end = i === count ? window.row + window.height : (firstBlock + Math.round((i * blockRows) / count)) * blockHeight;
+    out.push({ col: window.col, row, width: window.width, height: end - row });
+    row = end;
+  }
+  return out;
 }

@@ -6,17 +6,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import { fromArrayBuffer, getDecoder } from 'geotiff';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isOrewatchError } from '../errors/index.js';
 import {
   createBlockDecoder,
   decodeLzw,
+  inflateZstd,
   jpegFrameSize,
   registerOrewatchDecoders,
   unpackBits,
+  zstdBackend,
   type BlockDecoderParameters,
 } from '../geodata/tiff/decoders.js';
 import { openByteSource } from '../geodata/tiff/byte-source.js';
+import { decodeLzwWasm } from '../geodata/tiff/lzw-wasm.js';
 import { guardTiff } from '../geodata/tiff/guard.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -140,6 +144,57 @@ describe('decodeLzw', () => {
   });
 });
 
+/** What a decoder made of a stream: its bytes, or which refusal. */
+function outcome(decode: () => Uint8Array | null): string {
+  try {
+    const bytes = decode();
+    return bytes ? Buffer.from(bytes).toString('hex') : 'declined';
+  } catch (error) {
+    return (error as Error).message.startsWith('corrupt') ? 'corrupt' : (error as Error).message;
+  }
+}
+
+describe('decodeLzwWasm (the WebAssembly decoder)', () => {
+  it('decodes exactly as decodeLzw does, refusals included, whatever the codes', () => {
+    // Codes mostly valid (below the next free code), some not; clears, ends, tight budgets.
+    const streams = fc.array(fc.oneof(
+      { weight: 12, arbitrary: fc.integer({ min: 0, max: 255 }) },
+      { weight: 12, arbitrary: fc.integer({ min: 258, max: 700 }) },
+      { weight: 1, arbitrary: fc.constant(256) },
+      { weight: 1, arbitrary: fc.integer({ min: 701, max: 4095 }) },
+    ), { minLength: 1, maxLength: 1500 });
+    fc.assert(fc.property(streams, fc.boolean(), fc.integer({ min: 1, max: 20000 }), (codes, end, limit) => {
+      const stream = lzwCodes([256, ...codes, ...(end ? [257] : [])]);
+      expect(outcome(() => decodeLzwWasm(stream, limit, tooLarge, corrupt))).toBe(outcome(() => decodeLzw(stream, limit, tooLarge, corrupt)));
+    }), { numRuns: 300 });
+  });
+
+  it.skipIf(!existsSync(lzwFile))('decodes a GDAL LZW file strip by strip as decodeLzw does', async () => {
+    const source = await openByteSource(lzwFile);
+    const ifd = (await guardTiff(source, lzwFile)).ifds[0];
+    for (let i = 0; i < (ifd?.blockOffsets.length ?? 0); i++) {
+      const stored = await source.read(ifd?.blockOffsets[i] ?? 0, ifd?.blockByteCounts[i] ?? 0);
+      const limit = (ifd?.maxBlockBytes ?? 0) + 4096;
+      expect(outcome(() => decodeLzwWasm(stored, limit, tooLarge, corrupt))).toBe(outcome(() => decodeLzw(stored, limit, tooLarge, corrupt)));
+    }
+    await source.close();
+  });
+});
+
+describe('decodeLzw into a reused buffer', () => {
+  it('decodes one stream after another into the same buffer, each exactly', () => {
+    const first = lzwCodes([256, 65, 66, 258, 260, 67, 257]); // A B AB ABA C
+    const second = lzwCodes([256, 120, 121, 122, 258, 259, 257]); // x y z xy yz
+    const output = new Uint8Array(256 + 64 + 8);
+    const a = Buffer.from(decodeLzw(first, 64, tooLarge, corrupt, output)).toString('latin1');
+    expect(a).toBe('ABABABAC');
+    const b = decodeLzw(second, 64, tooLarge, corrupt, output);
+    expect(b.buffer).toBe(output.buffer);
+    expect(Buffer.from(b).toString('latin1')).toBe('xyzxyyz');
+    expect(() => decodeLzw(first, 7, tooLarge, corrupt, output)).toThrow('too large');
+  });
+});
+
 describe('unpackBits', () => {
   it('decodes the example of the TIFF 6.0 specification', () => {
     const input = Uint8Array.from([0xfe, 0xaa, 0x02, 0x80, 0x00, 0x2a, 0xfd, 0xaa, 0x03, 0x80, 0x00, 0x2a, 0x22, 0xf7, 0xaa]);
@@ -160,6 +215,34 @@ describe('ZSTD', () => {
     expect(decoded.byteLength).toBe(3 * 131072);
     // 8192 RLE blocks = 1 GiB from 32 KiB.
     expect(await decodeError(50000, zstdRleFrame(8192))).toBe('SCENE.CORRUPT_BLOCK');
+    // A broken frame is refused at once (zstddec alone would spin on it forever).
+    expect(await decodeError(50000, Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3]))).toBe('SCENE.CORRUPT_BLOCK');
+  });
+
+  it('uses libzstd through zstd-napi where it is installed', () => {
+    // An optional dependency: where its build failed, the WebAssembly decoder takes over.
+    expect(['native', 'wasm']).toContain(zstdBackend);
+    if (process.env.OREWATCH_ZSTD !== 'wasm' && existsSync(path.resolve(here, '../node_modules/zstd-napi/build/Release/binding.node'))) {
+      expect(zstdBackend).toBe('native');
+    }
+  });
+
+  it('the WebAssembly fallback decodes the same frame and refuses the same bomb, naming the file', () => {
+    expect(inflateZstd(zstdRleFrame(3), params({ maxDecodedBytes: 3 * 131072 }), 'ZSTD').length).toBe(3 * 131072);
+    expect(() => inflateZstd(zstdRleFrame(8192), params(), 'ZSTD')).toThrow(/bomb\.tif: a ZSTD block would decode to more than/);
+    expect(() => inflateZstd(Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3]), params(), 'ZSTD')).toThrow(/bomb\.tif: a ZSTD block cannot be decoded/);
+  });
+
+  it('with reuseOutput, decodes block after block into one buffer of the decoder', async () => {
+    const decoder = createBlockDecoder(50000, params({ maxDecodedBytes: 3 * 131072 }));
+    const a = await decoder.decodeBytes(zstdRleFrame(2), { reuseOutput: true });
+    const b = await decoder.decodeBytes(zstdRleFrame(3), { reuseOutput: true });
+    expect(a.length).toBe(2 * 131072);
+    expect(b.length).toBe(3 * 131072);
+    if (zstdBackend === 'native') expect(b.buffer).toBe(a.buffer);
+    // Without it, every block gets its own buffer.
+    const c = await decoder.decodeBytes(zstdRleFrame(1));
+    expect(c.buffer).not.toBe(b.buffer);
   });
 });
 

@@ -3,16 +3,19 @@
  * messages from scene-reader.ts. Untrusted files are parsed and decoded only here, so a file that
  * hangs or exhausts memory takes down this thread, never the main process.
  *
- * Pixel buffers go back as transferables (no copy).
+ * Pixel buffers go back as transferables (no copy), or are written straight into shared memory
+ * the caller passed (`readInto`: several workers filling the horizontal bands of one window).
  */
 import { parentPort } from 'node:worker_threads';
 import { OrewatchError, type ErrorKind } from '../../errors/index.js';
 import type { PixelWindow, SceneInfo } from '../types.js';
-import { TiffScene } from './tiff-reader.js';
+import { TiffScene, type RawWindow } from './tiff-reader.js';
 
 export type WorkerRequest =
   | { id: number; op: 'open'; uri: string; bandNames?: string[]; requestTimeoutMs: number }
   | { id: number; op: 'read'; window: PixelWindow; bands: number[]; overview: number | null }
+  /** A read whose pixels go into `into`: views of SharedArrayBuffers the caller also holds. */
+  | { id: number; op: 'readInto'; window: PixelWindow; bands: number[]; overview: number | null; into: RawWindow }
   | { id: number; op: 'close' };
 
 export interface SerializedError {
@@ -23,8 +26,9 @@ export interface SerializedError {
 }
 
 export type WorkerResponse =
-  | { id: number; ok: true; op: 'open'; info: SceneInfo; bytesRead: number }
+  | { id: number; ok: true; op: 'open'; info: SceneInfo; blockHeights: number[]; bytesRead: number }
   | { id: number; ok: true; op: 'read'; bands: Float32Array[]; valid: Uint8Array; bytesRead: number }
+  | { id: number; ok: true; op: 'readInto'; bytesRead: number }
   | { id: number; ok: true; op: 'close' }
   | { id: number; ok: false; error: SerializedError };
 
@@ -55,7 +59,11 @@ async function handle(request: WorkerRequest): Promise<{ response: WorkerRespons
         ...(request.bandNames ? { bandNames: request.bandNames } : {}),
         requestTimeoutMs: request.requestTimeoutMs,
       });
-      return { response: { id: request.id, ok: true, op: 'open', info: scene.info, bytesRead: scene.bytesRead }, transfer: [] };
+      // Block rows of the full resolution and of each overview: where a window may be split
+      // between decode workers without decoding a block twice.
+      const opened = scene;
+      const blockHeights = [opened.blockHeight(null), ...opened.info.overviews.map((_, i) => opened.blockHeight(i))];
+      return { response: { id: request.id, ok: true, op: 'open', info: scene.info, blockHeights, bytesRead: scene.bytesRead }, transfer: [] };
     }
     case 'read': {
       if (!scene) throw new OrewatchError('SCENE.CLOSED', 'No scene is open in this decode worker', { kind: 'internal' });
@@ -65,6 +73,11 @@ async function handle(request: WorkerRequest): Promise<{ response: WorkerRespons
         response: { id: request.id, ok: true, op: 'read', bands: result.bands, valid: result.valid, bytesRead: scene.bytesRead },
         transfer,
       };
+    }
+    case 'readInto': {
+      if (!scene) throw new OrewatchError('SCENE.CLOSED', 'No scene is open in this decode worker', { kind: 'internal' });
+      await scene.readWindow(request.window, request.bands, request.overview, request.into);
+      return { response: { id: request.id, ok: true, op: 'readInto', bytesRead: scene.bytesRead }, transfer: [] };
     }
     case 'close': {
       if (scene) await scene.close();

@@ -6,22 +6,37 @@
  * decoders inflate it whole. Here each block gets a budget, the decoded size the file directory
  * implies plus a little slack, and a block that would go past it is refused (SCENE.CORRUPT_BLOCK)
  * before the memory is spent:
- * - DEFLATE: Node's zlib with `maxOutputLength` (native, and much faster than pako);
- * - LZW and PackBits: our own decoders writing into a buffer of the budget's size;
- * - ZSTD: zstddec's streaming decoder (the WebAssembly build geotiff.js itself uses), stopped at
- *   the budget;
+ * - DEFLATE: Node's zlib with `maxOutputLength` (native, and much faster than pako), writing the
+ *   block into one buffer of the budget's size;
+ * - LZW: our own decoder, in WebAssembly (lzw-wasm.ts) or JavaScript (decodeLzw), writing into a
+ *   buffer of the budget's size;
+ * - PackBits: our own decoder writing into a buffer of the budget's size;
+ * - ZSTD: libzstd through zstd-napi (native, an optional dependency built at install) decoding
+ *   into a buffer of the budget's size, which it refuses to overrun; where zstd-napi is not
+ *   installed, or for a stream libzstd's one-shot call does not take (trailing bytes), zstddec's
+ *   streaming decoder (the WebAssembly build geotiff.js itself uses, ~5× slower), stopped at the
+ *   budget;
  * - JPEG and LERC: geotiff.js's decoders, after the frame / blob headers were checked to declare
  *   no more pixels than the block holds (and LERC's extra DEFLATE/ZSTD layer inflated bounded).
  *
- * Our own reader also asks for byte order: then `decode()` returns the block in little-endian
- * order with the predictor undone in the file's byte order. That fixes geotiff.js 3.0.5's
- * horizontal predictor on big-endian files, which it applies in host order.
+ * Our own reader also asks for byte order: then `decodeBytes()` (and `decode()`) return the block
+ * in little-endian order with the predictor undone in the file's byte order. That fixes
+ * geotiff.js 3.0.5's horizontal predictor on big-endian files, which it applies in host order.
+ *
+ * Speed (issue 7; bench/decode-vs-gdal.mts measures it against GDAL): a 4-band uint16 COG comes
+ * near GDAL's pace only if little but the decompression costs much, so blocks are never copied
+ * between the file read and the reader's Float32 output (no ArrayBuffer round trips, no 16 KiB
+ * zlib chunks to concatenate), our reader lets a decoder reuse one output buffer from block to
+ * block, may leave predictor 2 to its copy loop (`undoHorizontalPredictor: false`), and the
+ * predictor and byte swaps run in one tight loop per sample width.
  */
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import { inflateSync } from 'node:zlib';
 import { BaseDecoder, addDecoder, getDecoder, type ImageFileDirectory } from 'geotiff';
 import { ZSTDDecoder } from 'zstddec/stream';
 import { OrewatchError, inputError } from '../../errors/index.js';
+import { decodeLzwWasm } from './lzw-wasm.js';
 
 if (os.endianness() !== 'LE') {
   // Typed-array views below assume a little-endian host (every platform Node ships for today).
@@ -82,11 +97,15 @@ function bitsOf(params: GeotiffDecoderParameters): number[] {
 }
 
 /**
- * Common part of our decoders: the bounded `decompress` is per compression; `decode` adds the
+ * Common part of our decoders: the bounded `decompress` is per compression; `decodeBytes` adds the
  * byte-order and predictor handling for our reader.
  */
-abstract class BoundedDecoder extends BaseDecoder {
+export abstract class BoundedDecoder extends BaseDecoder {
   declare parameters: BlockDecoderParameters;
+  /** Whether the block being decoded may go into `workspace` (see DecodeOptions.reuseOutput). */
+  private reuse = false;
+  /** The buffer blocks are decoded into when the caller allows reuse. */
+  private workspace: Uint8Array = new Uint8Array(0);
 
   constructor(parameters: GeotiffDecoderParameters) {
     super(parameters);
@@ -97,11 +116,61 @@ abstract class BoundedDecoder extends BaseDecoder {
     }
   }
 
-  /** Decompressed bytes of one block, in the file's byte order, at most `maxDecodedBytes`. */
+  /**
+   * Decompressed bytes of one block, in the file's byte order, at most `maxDecodedBytes`. The
+   * result is the decoder's to give away: callers may change it in place. The input is not
+   * changed.
+   */
   protected abstract decompress(input: Uint8Array): Uint8Array | Promise<Uint8Array>;
 
   /** Whether `decompress` already yields host-order samples with no predictor (LERC). */
   protected readonly nativeOutput: boolean = false;
+
+  /**
+   * Whether `decodeBytes` always answers synchronously and is done with its input when it
+   * returns (all but JPEG and LERC): the caller may then reuse the input's memory at once.
+   */
+  readonly synchronous: boolean = true;
+
+  /**
+   * One block for our reader (parameters with `littleEndian` set): little-endian samples with the
+   * predictor undone, starting at a multiple of 8 bytes in its buffer, at most `maxDecodedBytes`.
+   * Synchronous for every compression but JPEG and LERC. `input` is not changed.
+   * @throws OrewatchError SCENE.CORRUPT_BLOCK naming the file and the problem.
+   */
+  decodeBytes(input: Uint8Array, options: DecodeOptions = {}): Uint8Array | Promise<Uint8Array> {
+    const undo = options.undoHorizontalPredictor ?? true;
+    this.reuse = options.reuseOutput === true && this.synchronous;
+    let decoded: Uint8Array | Promise<Uint8Array>;
+    try {
+      decoded = this.decompress(input);
+    } finally {
+      this.reuse = false;
+    }
+    if (decoded instanceof Promise) return decoded.then((bytes) => this.finish(bytes, undo));
+    return this.finish(decoded, undo);
+  }
+
+  /** Whether the caller of the current `decompress` allowed its result to be reused memory. */
+  protected get reusing(): boolean {
+    return this.reuse;
+  }
+
+  /**
+   * A buffer of at least `size` bytes to decode the current block into: the decoder's own,
+   * reused from block to block, when the caller allowed it (no allocation, no fresh pages to
+   * fault in), else a new one.
+   */
+  protected outputFor(size: number): Uint8Array {
+    if (!this.reuse) return outputBuffer(size);
+    if (this.workspace.length < size) this.workspace = outputBuffer(size);
+    return this.workspace;
+  }
+
+  private finish(bytes: Uint8Array, undoHorizontalPredictor: boolean): Uint8Array {
+    if (this.nativeOutput || this.parameters.littleEndian === undefined) return aligned(bytes);
+    return finishBlock(bytes, this.parameters, undoHorizontalPredictor);
+  }
 
   override async decodeBlock(buffer: ArrayBufferLike): Promise<ArrayBufferLike> {
     return ownBuffer(await this.decompress(asBytes(buffer)));
@@ -110,9 +179,36 @@ abstract class BoundedDecoder extends BaseDecoder {
   override async decode(buffer: ArrayBufferLike): Promise<ArrayBufferLike> {
     const params = this.parameters;
     if (params.littleEndian === undefined || this.nativeOutput) return super.decode(buffer);
-    const bytes = await this.decompress(asBytes(buffer));
-    return ownBuffer(finishBlock(bytes, params));
+    return ownBuffer(await this.decodeBytes(asBytes(buffer)));
   }
+}
+
+/** How our reader wants a block (BoundedDecoder.decodeBytes). */
+export interface DecodeOptions {
+  /**
+   * False leaves horizontal differencing (predictor 2) in place, for a caller that undoes it
+   * while it copies the samples out (one pass over the block instead of two). Default true.
+   */
+  undoHorizontalPredictor?: boolean;
+  /**
+   * True lets a synchronous decoder return a view of a buffer it reuses for its next block: the
+   * caller must be done with the result before it decodes another block. Default false.
+   */
+  reuseOutput?: boolean;
+}
+
+/** `bytes`, or a copy of them when they do not start on an 8-byte boundary (typed views need it). */
+function aligned(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset % 8 === 0 ? bytes : new Uint8Array(bytes);
+}
+
+/**
+ * An output buffer of `size` bytes for a decoder to fill. Not zeroed: callers return only the
+ * part they wrote. Never a slice of Node's shared pool, so it starts at offset 0 and is the
+ * block's own.
+ */
+function outputBuffer(size: number): Uint8Array {
+  return Buffer.allocUnsafeSlow(size);
 }
 
 /** Bytes of one full decoded block per geotiff.js-style parameters. */
@@ -133,9 +229,13 @@ class RawDecoder extends BoundedDecoder {
 
 class DeflateDecoder extends BoundedDecoder {
   protected decompress(input: Uint8Array): Uint8Array {
+    const budget = this.parameters.maxDecodedBytes;
     try {
-      // Node's native inflate stops at maxOutputLength instead of growing without end.
-      return inflateSync(input, { maxOutputLength: this.parameters.maxDecodedBytes });
+      // Node's native inflate stops at maxOutputLength instead of growing without end. With a
+      // chunk one byte larger than the budget, zlib writes a whole block into one buffer (its
+      // default 16 KiB chunks would be concatenated into a second copy), and a stream that goes
+      // past the budget fills the chunk and is refused.
+      return inflateSync(input, { maxOutputLength: budget, chunkSize: budget + 1 });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw blockTooLarge(this.parameters, 'DEFLATE');
       throw corruptBlock(this.parameters, 'DEFLATE', error);
@@ -151,32 +251,93 @@ class PackbitsDecoder extends BoundedDecoder {
 
 class LzwDecoder extends BoundedDecoder {
   protected decompress(input: Uint8Array): Uint8Array {
-    return decodeLzw(
-      input,
-      this.parameters.maxDecodedBytes,
-      () => blockTooLarge(this.parameters, 'LZW'),
-      (why) => corruptBlock(this.parameters, 'LZW', new Error(why)),
-    );
+    const budget = this.parameters.maxDecodedBytes;
+    const tooLarge = (): Error => blockTooLarge(this.parameters, 'LZW');
+    const corrupt = (why: string): Error => corruptBlock(this.parameters, 'LZW', new Error(why));
+    // WebAssembly first (lzw-wasm.ts): its output lives in the module's memory until the next
+    // block, which is what `outputFor` promises when the caller allows reuse; otherwise a copy.
+    const decoded = decodeLzwWasm(input, budget, tooLarge, corrupt);
+    if (decoded) return this.reusing ? decoded : new Uint8Array(decoded);
+    return decodeLzw(input, budget, tooLarge, corrupt, this.outputFor(LZW_SEED + budget + 8));
   }
 }
+
+/** zstd-napi's decompression context (binding.d.ts of zstd-napi 0.0.x): `ZSTD_decompressDCtx`. */
+interface NativeZstdContext {
+  /** Decompresses whole frames into `dst`; throws when they do not fit. @returns bytes written. */
+  decompress(dst: Uint8Array, src: Uint8Array): number;
+}
+
+/**
+ * zstd-napi's native binding, or null where it is not installed (an optional dependency: it is
+ * compiled from source at install and may be missing) or was turned off with
+ * OREWATCH_ZSTD=wasm. Its low-level binding, not its `decompress()`: only the context's one-shot
+ * call decodes into a buffer we size, which bounds a ZSTD bomb; the high-level one grows without
+ * limit on frames that do not declare their size, as GDAL's do not.
+ */
+function loadNativeZstd(): (new () => NativeZstdContext) | null {
+  if (process.env.OREWATCH_ZSTD === 'wasm') return null;
+  try {
+    const binding = createRequire(import.meta.url)('zstd-napi/binding.js') as { DCtx?: new () => NativeZstdContext };
+    return typeof binding.DCtx === 'function' ? binding.DCtx : null;
+  } catch {
+    return null;
+  }
+}
+
+const NativeZstd = loadNativeZstd();
+
+/** Which ZSTD decoder this process uses: libzstd (zstd-napi) or zstddec's WebAssembly build. */
+export const zstdBackend: 'native' | 'wasm' = NativeZstd ? 'native' : 'wasm';
 
 const zstd = new ZSTDDecoder();
 
 class ZstdDecoder extends BoundedDecoder {
+  private readonly context: NativeZstdContext | null = NativeZstd ? new NativeZstd() : null;
+
   protected decompress(input: Uint8Array): Uint8Array {
-    return inflateZstd(input, this.parameters, 'ZSTD');
+    if (!this.context) return inflateZstd(input, this.parameters, 'ZSTD');
+    return inflateZstdNative(this.context, input, this.parameters, 'ZSTD', this.outputFor(this.parameters.maxDecodedBytes));
   }
 }
 
-function inflateZstd(input: Uint8Array, params: BlockDecoderParameters, what: string): Uint8Array {
+/**
+ * ZSTD frames into a buffer of the budget's size with libzstd. A stream that needs more room is
+ * refused as too large; one libzstd's one-shot call rejects for another reason (trailing bytes
+ * after the frame, which the streaming decoder ignores) gets a second chance with the streaming
+ * decoder, which then decides.
+ */
+function inflateZstdNative(context: NativeZstdContext, input: Uint8Array, params: BlockDecoderParameters, what: string, output?: Uint8Array): Uint8Array {
+  const out = output ? output.subarray(0, params.maxDecodedBytes) : outputBuffer(params.maxDecodedBytes);
+  let written: number;
+  try {
+    written = context.decompress(out, input);
+  } catch (error) {
+    if (error instanceof Error && /too small/i.test(error.message)) throw blockTooLarge(params, what);
+    return inflateZstd(input, params, what);
+  }
+  return out.subarray(0, written);
+}
+
+/** ZSTD with zstddec's WebAssembly streaming decoder, stopped at the budget. Exported for tests. */
+export function inflateZstd(input: Uint8Array, params: BlockDecoderParameters, what: string): Uint8Array {
   const limit = params.maxDecodedBytes;
-  const out = new Uint8Array(limit);
+  const out = outputBuffer(limit);
   let filled = 0;
   // GDAL/libtiff write ZSTD frames without a content size, so decode as a stream and stop at the
   // budget (the decoder's few hundred kilobytes of WebAssembly state leak when stopped early).
+  // Bytes after the last frame are ignored, as libtiff does once the block is full.
   const stream = zstd.decodeStreaming([input]);
+  let stalled = 0;
   try {
     for (const chunk of stream) {
+      // zstddec ignores libzstd's error codes: on a corrupt stream it calls again and again
+      // without consuming input or producing output. A legitimate stream makes progress.
+      if (chunk.length === 0) {
+        if (++stalled > 64) throw corruptBlock(params, what, new Error('the stream stops making progress'));
+        continue;
+      }
+      stalled = 0;
       if (filled + chunk.length > limit) throw blockTooLarge(params, what);
       out.set(chunk, filled);
       filled += chunk.length;
@@ -195,6 +356,7 @@ let originalJpeg: DecoderClass | null = null;
 let originalLerc: DecoderClass | null = null;
 
 class JpegDecoder extends BoundedDecoder {
+  override readonly synchronous = false;
   private readonly inner: BaseDecoder;
 
   constructor(parameters: GeotiffDecoderParameters) {
@@ -222,6 +384,7 @@ class JpegDecoder extends BoundedDecoder {
 
 class LercDecoder extends BoundedDecoder {
   protected override readonly nativeOutput = true;
+  override readonly synchronous = false;
   private readonly inner: BaseDecoder;
   private readonly addCompression: number;
 
@@ -248,7 +411,7 @@ class LercDecoder extends BoundedDecoder {
         throw corruptBlock(params, 'LERC+DEFLATE', error);
       }
     } else if (this.addCompression === 2) {
-      blob = inflateZstd(input, blobBudget, 'LERC+ZSTD');
+      blob = NativeZstd ? inflateZstdNative(new NativeZstd(), input, blobBudget, 'LERC+ZSTD') : inflateZstd(input, blobBudget, 'LERC+ZSTD');
     } else if (this.addCompression !== 0) {
       throw corruptBlock(params, 'LERC', new Error(`unknown additional compression ${this.addCompression}`));
     }
@@ -354,124 +517,169 @@ export function unpackBits(input: Uint8Array, limit: number, tooLarge: () => Err
   return out.subarray(0, pos);
 }
 
+/** Bytes in front of decodeLzw's output: the 256 one-byte strings (a multiple of 8: alignment). */
+const LZW_SEED = 256;
+
 /**
  * TIFF LZW (MSB-first codes of 9–12 bits, "early change") into at most `limit` bytes.
- * Every dictionary string is a run already present in the output, so strings are copied with
- * `copyWithin` from where they were first written instead of being walked code by code.
+ *
+ * Our own rather than geotiff.js's (which builds every string as a JavaScript array and is ~20×
+ * slower) because the budget must be enforced while decoding, and because on noisy imagery the
+ * codes stand for one to three bytes each, so the cost per code is all that matters. Every
+ * dictionary string is a run already present in the output (the string of the previous code plus
+ * one byte), so the table holds only where each string starts and how long it is, and every code
+ * is a copy of such a run:
+ * - the 256 one-byte strings are written in front of the output, so literals are copies too and
+ *   share the path of table codes;
+ * - runs are copied as 4-byte words (two for up to 8 bytes, `copyWithin` beyond): bytes past the
+ *   run are garbage that the next codes overwrite, and 8 bytes of room follow the budget;
+ * - codes are read as a big-endian 32-bit word at their first byte, from a copy of the input
+ *   padded with 4 zero bytes, so the loop needs no end-of-input branch.
+ * LzwDecoder runs the same algorithm in WebAssembly (lzw-wasm.ts, lzw.wat), 2–3× faster, and
+ * this one where that cannot serve (budgets past WASM_LZW_MAX_BYTES); tests hold the two equal.
+ * @param output where to decode (at least 264 + `limit` bytes), else a new buffer.
+ * @returns the decoded bytes (starting at a multiple of 8 bytes in their buffer); calls
+ *   `tooLarge` (which throws) when the output would exceed `limit`, `corrupt` for a code not in
+ *   the table.
  */
-export function decodeLzw(input: Uint8Array, limit: number, tooLarge: () => Error, corrupt: (why: string) => Error): Uint8Array {
+export function decodeLzw(input: Uint8Array, limit: number, tooLarge: () => Error, corrupt: (why: string) => Error, output?: Uint8Array): Uint8Array {
   const CLEAR = 256;
   const EOI = 257;
-  const out = new Uint8Array(limit);
+  const SEED = LZW_SEED;
+  const buffer = output && output.length >= SEED + limit + 8 && output.byteOffset % 8 === 0 ? output : outputBuffer(SEED + limit + 8);
+  const out = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   const entryStart = new Int32Array(4096);
   const entryLength = new Int32Array(4096);
-  let pos = 0;
-  let bitPos = 0;
+  for (let i = 0; i < 256; i++) {
+    buffer[i] = i;
+    entryStart[i] = i;
+    entryLength[i] = 1;
+  }
+  const end = SEED + limit;
+  const padded = new Uint8Array(input.length + 4);
+  padded.set(input);
+  const words = new DataView(padded.buffer);
   const totalBits = input.length * 8;
+  let bitPos = 0;
   let width = 9;
+  let mask = 511;
+  let widen = 511; // the value of `next` at which codes get one bit wider (early change)
   let next = 258;
-  let previous = -1;
-  let previousStart = 0;
+  let pos = SEED;
+  let previousStart = -1;
   let previousLength = 0;
   while (bitPos + width <= totalBits) {
-    // Read `width` bits MSB-first.
-    const byteIndex = bitPos >>> 3;
-    const word = ((input[byteIndex] ?? 0) << 16) | ((input[byteIndex + 1] ?? 0) << 8) | (input[byteIndex + 2] ?? 0);
-    const code = (word >>> (24 - (bitPos & 7) - width)) & ((1 << width) - 1);
+    const code = (words.getUint32(bitPos >>> 3) >>> (32 - (bitPos & 7) - width)) & mask;
     bitPos += width;
-    if (code === EOI) break;
-    if (code === CLEAR) {
-      width = 9;
-      next = 258;
-      previous = -1;
-      continue;
-    }
-    let start: number;
     let length: number;
-    if (code < 256) {
-      if (pos + 1 > limit) throw tooLarge();
-      out[pos] = code;
-      start = pos;
-      length = 1;
-    } else if (code < next) {
-      start = entryStart[code] ?? 0;
-      length = entryLength[code] ?? 0;
-      if (pos + length > limit) throw tooLarge();
-      out.copyWithin(pos, start, start + length);
-      start = pos;
-    } else if (code === next && previous >= 0) {
+    if (code < next && (code & 0xffe) !== CLEAR) {
+      const start = entryStart[code];
+      length = entryLength[code];
+      if (pos + length > end) throw tooLarge();
+      out.setUint32(pos, out.getUint32(start));
+      if (length > 4) {
+        if (length <= 8) out.setUint32(pos + 4, out.getUint32(start + 4));
+        else buffer.copyWithin(pos, start, start + length);
+      }
+    } else if (code === CLEAR) {
+      width = 9;
+      mask = 511;
+      widen = 511;
+      next = 258;
+      previousStart = -1;
+      continue;
+    } else if (code === EOI) {
+      break;
+    } else if (code === next && previousStart >= 0) {
       // The KwKwK case: previous string plus its own first byte.
       length = previousLength + 1;
-      if (pos + length > limit) throw tooLarge();
-      out.copyWithin(pos, previousStart, previousStart + previousLength);
-      out[pos + previousLength] = out[previousStart] ?? 0;
-      start = pos;
+      if (pos + length > end) throw tooLarge();
+      buffer.copyWithin(pos, previousStart, previousStart + previousLength);
+      buffer[pos + previousLength] = buffer[previousStart];
     } else {
       throw corrupt(`invalid code ${code} (next free code ${next})`);
     }
-    if (previous >= 0 && next < 4096) {
+    if (previousStart >= 0 && next < 4096) {
       // New entry: previous string + first byte of this one, which sits right after it.
       entryStart[next] = previousStart;
       entryLength[next] = previousLength + 1;
       next++;
+      if (next === widen && width < 12) {
+        width++;
+        mask = (1 << width) - 1;
+        widen = mask;
+      }
     }
-    pos += length;
-    previous = code;
-    previousStart = start;
+    previousStart = pos;
     previousLength = length;
-    if (next + 1 >= 1 << width && width < 12) width++;
+    pos += length;
   }
-  return out.subarray(0, pos);
+  return buffer.subarray(SEED, pos);
 }
 
 /** Swaps each `size`-byte sample of `bytes` in place (big-endian ↔ little-endian). */
 function swapBytes(bytes: Uint8Array, size: number): void {
-  const n = bytes.length - (bytes.length % size);
-  for (let i = 0; i < n; i += size) {
-    for (let a = i, b = i + size - 1; a < b; a++, b--) {
-      const t = bytes[a] ?? 0;
-      bytes[a] = bytes[b] ?? 0;
-      bytes[b] = t;
+  const count = Math.floor(bytes.length / size);
+  if (size === 2) {
+    const view = new Uint16Array(bytes.buffer, bytes.byteOffset, count);
+    for (let i = 0; i < count; i++) {
+      const v = view[i];
+      view[i] = (v >>> 8) | (v << 8);
+    }
+  } else if (size === 4) {
+    const view = new Uint32Array(bytes.buffer, bytes.byteOffset, count);
+    for (let i = 0; i < count; i++) {
+      const v = view[i];
+      view[i] = (v >>> 24) | ((v >>> 8) & 0xff00) | ((v & 0xff00) << 8) | (v << 24);
+    }
+  } else {
+    const n = count * size;
+    for (let i = 0; i < n; i += size) {
+      for (let a = i, b = i + size - 1; a < b; a++, b--) {
+        const t = bytes[a];
+        bytes[a] = bytes[b];
+        bytes[b] = t;
+      }
     }
   }
 }
 
 /**
- * Brings a decompressed block to little-endian order with the predictor undone.
+ * Brings a decompressed block to little-endian order with the predictor undone, in place (a copy
+ * only when `decoded` does not start on an 8-byte boundary).
  * Horizontal differencing (predictor 2) works on whole samples, so it must run after the swap to
  * host order; the floating-point predictor (3) stores byte planes most significant first
  * whatever the file's byte order, and reassembling them yields host order directly.
  */
-export function finishBlock(decoded: Uint8Array, params: BlockDecoderParameters): Uint8Array {
+export function finishBlock(decoded: Uint8Array, params: BlockDecoderParameters, undoHorizontalPredictor = true): Uint8Array {
   const bits = bitsOf(params)[0] ?? 8;
+  const bytes = aligned(decoded);
+  if (bits % 8 !== 0) return bytes; // bit-packed samples are a byte stream: no order, no predictor
   const bytesPerSample = bits / 8;
   const predictor = params.predictor || 1;
-  if (bits % 8 !== 0) return decoded; // bit-packed samples are a byte stream: no order, no predictor
   const samples = params.planarConfiguration === 2 ? 1 : Math.max(bitsOf(params).length, params.samplesPerPixel ?? 1);
   const rowSamples = params.tileWidth * samples;
   const rowBytes = rowSamples * bytesPerSample;
-  const rows = Math.min(params.tileHeight, Math.floor(decoded.length / rowBytes));
-  // Own, aligned copy when we are about to write typed views into it.
-  let bytes = decoded;
-  const needsWrite = (params.littleEndian === false && bytesPerSample > 1 && predictor !== 3) || predictor !== 1;
-  if (needsWrite && (bytes.byteOffset % 8 !== 0)) bytes = new Uint8Array(bytes);
+  const rows = Math.min(params.tileHeight, Math.floor(bytes.length / rowBytes));
   if (params.littleEndian === false && bytesPerSample > 1 && predictor !== 3) swapBytes(bytes, bytesPerSample);
   if (predictor === 2) {
-    undoHorizontalPredictor(bytes, rows, rowSamples, samples, bytesPerSample);
+    if (undoHorizontalPredictor) accumulateRows(bytes, rows, rowSamples, samples, bytesPerSample);
   } else if (predictor === 3) {
     undoFloatingPointPredictor(bytes, rows, rowSamples, samples, bytesPerSample);
   }
   return bytes;
 }
 
-function undoHorizontalPredictor(bytes: Uint8Array, rows: number, rowSamples: number, stride: number, bytesPerSample: number): void {
+function accumulateRows(bytes: Uint8Array, rows: number, rowSamples: number, stride: number, bytesPerSample: number): void {
   const count = rows * rowSamples;
+  // One function per sample width: each loop then sees a single typed-array type and compiles
+  // to a tight loop instead of a polymorphic one.
   if (bytesPerSample === 1) {
-    accumulate(bytes.subarray(0, count), rows, rowSamples, stride);
+    accumulate8(bytes, rows, rowSamples, stride);
   } else if (bytesPerSample === 2) {
-    accumulate(new Uint16Array(bytes.buffer, bytes.byteOffset, count), rows, rowSamples, stride);
+    accumulate16(new Uint16Array(bytes.buffer, bytes.byteOffset, count), rows, rowSamples, stride);
   } else if (bytesPerSample === 4) {
-    accumulate(new Uint32Array(bytes.buffer, bytes.byteOffset, count), rows, rowSamples, stride);
+    accumulate32(new Uint32Array(bytes.buffer, bytes.byteOffset, count), rows, rowSamples, stride);
   } else {
     const view = new BigUint64Array(bytes.buffer, bytes.byteOffset, count);
     const mask = (1n << 64n) - 1n;
@@ -484,13 +692,57 @@ function undoHorizontalPredictor(bytes: Uint8Array, rows: number, rowSamples: nu
   }
 }
 
-function accumulate(view: Uint8Array | Uint16Array | Uint32Array, rows: number, rowSamples: number, stride: number): void {
-  // Typed arrays wrap on store, which is exactly the modular sum the predictor needs.
+// Typed arrays wrap on store, which is exactly the modular sum the predictor needs.
+function accumulate8(view: Uint8Array, rows: number, rowSamples: number, stride: number): void {
   for (let r = 0; r < rows; r++) {
-    const base = r * rowSamples;
-    for (let i = base + stride, end = base + rowSamples; i < end; i++) {
-      view[i] = (view[i] as number) + (view[i - stride] as number);
+    for (let i = r * rowSamples + stride, end = (r + 1) * rowSamples; i < end; i++) view[i] = view[i] + view[i - stride];
+  }
+}
+
+function accumulate16(view: Uint16Array, rows: number, rowSamples: number, stride: number): void {
+  // The running sums of one and four samples per pixel (single-band and 4-band Sentinel-2
+  // stacks) stay in registers: the general loop reloads each value it has just stored.
+  if (stride === 1) {
+    for (let r = 0; r < rows; r++) {
+      let i = r * rowSamples;
+      const end = i + rowSamples;
+      let a = view[i];
+      for (i++; i < end; i++) {
+        a = (a + view[i]) & 0xffff;
+        view[i] = a;
+      }
     }
+    return;
+  }
+  if (stride === 4 && rowSamples % 4 === 0) {
+    for (let r = 0; r < rows; r++) {
+      let i = r * rowSamples;
+      const end = i + rowSamples;
+      let a = view[i];
+      let b = view[i + 1];
+      let c = view[i + 2];
+      let d = view[i + 3];
+      for (i += 4; i < end; i += 4) {
+        a = (a + view[i]) & 0xffff;
+        view[i] = a;
+        b = (b + view[i + 1]) & 0xffff;
+        view[i + 1] = b;
+        c = (c + view[i + 2]) & 0xffff;
+        view[i + 2] = c;
+        d = (d + view[i + 3]) & 0xffff;
+        view[i + 3] = d;
+      }
+    }
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    for (let i = r * rowSamples + stride, end = (r + 1) * rowSamples; i < end; i++) view[i] = view[i] + view[i - stride];
+  }
+}
+
+function accumulate32(view: Uint32Array, rows: number, rowSamples: number, stride: number): void {
+  for (let r = 0; r < rows; r++) {
+    for (let i = r * rowSamples + stride, end = (r + 1) * rowSamples; i < end; i++) view[i] = view[i] + view[i - stride];
   }
 }
 
@@ -500,12 +752,12 @@ function undoFloatingPointPredictor(bytes: Uint8Array, rows: number, rowSamples:
   const byteStride = stride;
   for (let r = 0; r < rows; r++) {
     const row = bytes.subarray(r * rowBytes, (r + 1) * rowBytes);
-    for (let i = byteStride; i < rowBytes; i++) row[i] = ((row[i] as number) + (row[i - byteStride] as number)) & 0xff;
+    for (let i = byteStride; i < rowBytes; i++) row[i] = (row[i] + row[i - byteStride]) & 0xff;
     tmp.set(row);
     // Byte plane b holds byte b (most significant first) of every sample of the row.
     for (let s = 0; s < rowSamples; s++) {
       for (let b = 0; b < bytesPerSample; b++) {
-        row[s * bytesPerSample + b] = tmp[(bytesPerSample - b - 1) * rowSamples + s] as number;
+        row[s * bytesPerSample + b] = tmp[(bytesPerSample - b - 1) * rowSamples + s];
       }
     }
   }
@@ -536,7 +788,7 @@ async function parametersFromDirectory(directory: ImageFileDirectory): Promise<B
   return params;
 }
 
-const DECODERS = new Map<number, DecoderClass>([
+const DECODERS = new Map<number, new (parameters: GeotiffDecoderParameters) => BoundedDecoder>([
   [1, RawDecoder],
   [5, LzwDecoder],
   [7, JpegDecoder],
@@ -571,7 +823,7 @@ export function registerOrewatchDecoders(): Promise<void> {
  * A bounded decoder for one compression code (after `registerOrewatchDecoders()` resolved).
  * Pass `littleEndian` to get blocks back little-endian with the predictor undone.
  */
-export function createBlockDecoder(compression: number, params: BlockDecoderParameters): BaseDecoder {
+export function createBlockDecoder(compression: number, params: BlockDecoderParameters): BoundedDecoder {
   const decoderClass = DECODERS.get(compression);
   if (!decoderClass) {
     throw inputError('SCENE.UNSUPPORTED_COMPRESSION', `${params.file ?? 'scene'} uses TIFF compression ${compression}, which orewatch cannot decode`, params.file);

@@ -7,6 +7,12 @@
  * byte order and predictor handled in decoders.ts, bit-packed samples (NBITS) unpacked here,
  * because geotiff.js 3.0.5 silently returns wrong values for big-endian files with predictor 2 and
  * for multi-band NBITS=14 files. Only the blocks that touch a window are read.
+ *
+ * Speed (issue 7): a block of a local file is read (pread), decoded and copied out in one
+ * synchronous step, into buffers reused from block to block, and copied into the Float32 output
+ * by a loop per sample type; four bands of a uint16 block with predictor 2 (Sentinel-2 stacks as
+ * GDAL writes them) are copied in one pass that also undoes the predictor. Output arrays that
+ * every block value overwrites are not zeroed first.
  */
 import { DOMParser } from '@xmldom/xmldom';
 import { GeoTIFF, type GeoTIFFImage } from 'geotiff';
@@ -17,11 +23,11 @@ import { GeotiffSourceAdapter, openByteSource, type ByteSource, type ByteSourceO
 import {
   BLOCK_SLACK_BYTES,
   createBlockDecoder,
+  type BoundedDecoder,
   registerOrewatchDecoders,
   type BlockDecoderParameters,
 } from './decoders.js';
 import { guardTiff, type IfdSummary } from './guard.js';
-import type { BaseDecoder } from 'geotiff';
 
 export interface OpenTiffOptions extends ByteSourceOptions {
   /** Band names given by the caller (the CLI's --bands); see `resolveBandNames`. */
@@ -37,7 +43,7 @@ export interface RawWindow {
 /** One image of the file (full resolution or overview) and its optional transparency mask. */
 interface ImageLevel {
   ifd: IfdSummary;
-  decoder: BaseDecoder;
+  decoder: BoundedDecoder;
   /** JPEG data in YCbCr that must be converted to RGB after decoding. */
   ycbcr: boolean;
   mask: ImageLevel | null;
@@ -209,7 +215,204 @@ function halfToFloat(h: number): number {
   return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
-type SampleArray = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array;
+/** A decoded block's samples, typed by what the file holds, [row][column][sample]. */
+type SampleView =
+  | { kind: 'u8'; values: Uint8Array }
+  | { kind: 'i8'; values: Int8Array }
+  | { kind: 'u16'; values: Uint16Array }
+  | { kind: 'i16'; values: Int16Array }
+  | { kind: 'u32'; values: Uint32Array }
+  | { kind: 'i32'; values: Int32Array }
+  | { kind: 'f32'; values: Float32Array }
+  | { kind: 'f64'; values: Float64Array };
+
+/**
+ * Where one band of one block goes in the window: `rows` × `cols` samples, the first at `src` in
+ * the block and at `dst` in the output, rows `srcRow` / `dstRow` apart, samples of a row `step`
+ * apart in the block (the samples per pixel of a pixel-interleaved block).
+ */
+interface BandCopy {
+  src: number;
+  srcRow: number;
+  step: number;
+  dst: number;
+  dstRow: number;
+  rows: number;
+  cols: number;
+}
+
+/*
+ * Block → Float32 output, one function per sample type. Each is called with a single typed-array
+ * type, so V8 compiles its loop for that type alone; one function taking the union would index a
+ * polymorphic array and run several times slower. Each also clears `valid` where a value equals
+ * the nodata value (`nodata`, compared with the raw value, so 32-bit integers and float64 compare
+ * exactly; NaN when there is none) or, for floats, is NaN.
+ */
+function copyU8(src: Uint8Array, c: BandCopy, dst: Float32Array, valid: Uint8Array, nodata: number): void {
+  for (let r = 0; r < c.rows; r++) {
+    let s = c.src + r * c.srcRow;
+    for (let d = c.dst + r * c.dstRow, end = d + c.cols; d < end; d++, s += c.step) {
+      const v = src[s];
+      dst[d] = v;
+      if (v === nodata) valid[d] = 0;
+    }
+  }
+}
+
+function copyI8(src: Int8Array, c: BandCopy, dst: Float32Array, valid: Uint8Array, nodata: number): void {
+  for (let r = 0; r < c.rows; r++) {
+    let s = c.src + r * c.srcRow;
+    for (let d = c.dst + r * c.dstRow, end = d + c.cols; d < end; d++, s += c.step) {
+      const v = src[s];
+      dst[d] = v;
+      if (v === nodata) valid[d] = 0;
+    }
+  }
+}
+
+function copyU16(src: Uint16Array, c: BandCopy, dst: Float32Array, valid: Uint8Array, nodata: number): void {
+  for (let r = 0; r < c.rows; r++) {
+    let s = c.src + r * c.srcRow;
+    for (let d = c.dst + r * c.dstRow, end = d + c.cols; d < end; d++, s += c.step) {
+      const v = src[s];
+      dst[d] = v;
+      if (v === nodata) valid[d] = 0;
+    }
+  }
+}
+
+function copyI16(src: Int16Array, c: BandCopy, dst: Float32Array, valid: Uint8Array, nodata: number): void {
+  for (let r = 0; r < c.rows; r++) {
+    let s = c.src + r * c.srcRow;
+    for (let d = c.dst + r * c.dstRow, end = d + c.cols; d < end; d++, s += c.step) {
+      const v = src[s];
+      dst[d] = v;
+      if (v === nodata) valid[d] = 0;
+    }
+  }
+}
+
+function copyU32(src: Uint32Array, c: BandCopy, dst: Float32Array, valid: Uint8Array, nodata: number): void {
+  for (let r = 0; r < c.rows; r++) {
+    let s = c.src + r * c.srcRow;
+    for (let d = c.dst + r * c.dstRow, end = d + c.cols; d < end; d++, s += c.step) {
+      const v = src[s];
+      dst[d] = v;
+      if (v === nodata) valid[d] = 0;
+    }
+  }
+}
+
+function copyI32(src: Int32Array, c: BandCopy, dst: Float32Array, valid: Uint8Array, nodata: number): void {
+  for (let r = 0; r < c.rows; r++) {
+    let s = c.src + r * c.srcRow;
+    for (let d = c.dst + r * c.dstRow, end = d + c.cols; d < end; d++, s += c.step) {
+      const v = src[s];
+      dst[d] = v;
+      if (v === nodata) valid[d] = 0;
+    }
+  }
+}
+
+function copyF32(src: Float32Array, c: BandCopy, dst: Float32Array, valid: Uint8Array, nodata: number): void {
+  for (let r = 0; r < c.rows; r++) {
+    let s = c.src + r * c.srcRow;
+    for (let d = c.dst + r * c.dstRow, end = d + c.cols; d < end; d++, s += c.step) {
+      const v = src[s];
+      dst[d] = v;
+      if (v === nodata || v !== v) valid[d] = 0;
+    }
+  }
+}
+
+function copyF64(src: Float64Array, c: BandCopy, dst: Float32Array, valid: Uint8Array, nodata: number): void {
+  for (let r = 0; r < c.rows; r++) {
+    let s = c.src + r * c.srcRow;
+    for (let d = c.dst + r * c.dstRow, end = d + c.cols; d < end; d++, s += c.step) {
+      const v = src[s];
+      dst[d] = v;
+      if (v === nodata || v !== v) valid[d] = 0;
+    }
+  }
+}
+
+/**
+ * Four bands of a pixel-interleaved uint16 block (a Sentinel-2 B02, B03, B04, B08 stack) in one
+ * pass: each pixel's samples are read together instead of in four strided passes over the block.
+ * `samples` are the four samples' offsets within a pixel, `c.src` the pixel's first sample.
+ */
+function copyU16x4(src: Uint16Array, c: BandCopy, samples: readonly number[], out: readonly Float32Array[], valid: Uint8Array, nodata: number): void {
+  const [s0 = 0, s1 = 0, s2 = 0, s3 = 0] = samples;
+  const [o0, o1, o2, o3] = out;
+  if (!o0 || !o1 || !o2 || !o3) return;
+  const { rows, cols, step, srcRow, dstRow } = c;
+  for (let r = 0; r < rows; r++) {
+    let s = c.src + r * srcRow;
+    for (let d = c.dst + r * dstRow, end = d + cols; d < end; d++, s += step) {
+      const v0 = src[s + s0];
+      const v1 = src[s + s1];
+      const v2 = src[s + s2];
+      const v3 = src[s + s3];
+      o0[d] = v0;
+      o1[d] = v1;
+      o2[d] = v2;
+      o3[d] = v3;
+      if (v0 === nodata || v1 === nodata || v2 === nodata || v3 === nodata) valid[d] = 0;
+    }
+  }
+}
+
+/**
+ * `copyU16x4` for a block whose horizontal differencing (predictor 2) is still in place: each
+ * sample is the running sum of its row's differences, kept in a register while the pixel is
+ * copied, so the block is read once instead of being rewritten by the predictor and then read.
+ * `lead` pixels of each row lie before the first one copied (`c.src`): they are summed, not
+ * copied.
+ */
+function copyU16x4Differenced(src: Uint16Array, c: BandCopy, lead: number, samples: readonly number[], out: readonly Float32Array[], valid: Uint8Array, nodata: number): void {
+  const [s0 = 0, s1 = 0, s2 = 0, s3 = 0] = samples;
+  const [o0, o1, o2, o3] = out;
+  if (!o0 || !o1 || !o2 || !o3) return;
+  // Locals rather than `c.…` in the loops: V8 then keeps them in registers.
+  const { rows, cols, step, srcRow, dstRow } = c;
+  for (let r = 0; r < rows; r++) {
+    let s = c.src + r * srcRow - lead * step;
+    let v0 = 0;
+    let v1 = 0;
+    let v2 = 0;
+    let v3 = 0;
+    for (let k = 0; k < lead; k++, s += step) {
+      v0 = (v0 + src[s + s0]) & 0xffff;
+      v1 = (v1 + src[s + s1]) & 0xffff;
+      v2 = (v2 + src[s + s2]) & 0xffff;
+      v3 = (v3 + src[s + s3]) & 0xffff;
+    }
+    for (let d = c.dst + r * dstRow, end = d + cols; d < end; d++, s += step) {
+      v0 = (v0 + src[s + s0]) & 0xffff;
+      v1 = (v1 + src[s + s1]) & 0xffff;
+      v2 = (v2 + src[s + s2]) & 0xffff;
+      v3 = (v3 + src[s + s3]) & 0xffff;
+      o0[d] = v0;
+      o1[d] = v1;
+      o2[d] = v2;
+      o3[d] = v3;
+      if (v0 === nodata || v1 === nodata || v2 === nodata || v3 === nodata) valid[d] = 0;
+    }
+  }
+}
+
+function copyBand(view: SampleView, c: BandCopy, dst: Float32Array, valid: Uint8Array, nodata: number): void {
+  switch (view.kind) {
+    case 'u8': return copyU8(view.values, c, dst, valid, nodata);
+    case 'i8': return copyI8(view.values, c, dst, valid, nodata);
+    case 'u16': return copyU16(view.values, c, dst, valid, nodata);
+    case 'i16': return copyI16(view.values, c, dst, valid, nodata);
+    case 'u32': return copyU32(view.values, c, dst, valid, nodata);
+    case 'i32': return copyI32(view.values, c, dst, valid, nodata);
+    case 'f32': return copyF32(view.values, c, dst, valid, nodata);
+    case 'f64': return copyF64(view.values, c, dst, valid, nodata);
+  }
+}
 
 /** Unpacks MSB-first bit-packed samples (BitsPerSample not a multiple of 8); rows start on a byte. */
 function unpackBitSamples(bytes: Uint8Array, samplesPerRow: number, rows: number, bits: number): Uint32Array {
@@ -261,8 +464,43 @@ async function runLimited(tasks: (() => Promise<void>)[], limit: number): Promis
   await Promise.all(workers);
 }
 
+/** A Float32Array whose memory is not zeroed first: for outputs every element of which is written. */
+function uninitializedFloat32(length: number): Float32Array {
+  const bytes = Buffer.allocUnsafeSlow(length * 4);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, length);
+}
+
+/**
+ * Whether reading `window` writes every output value: it lies inside the image and every block
+ * it touches (of every band asked for, when planar) is stored, not sparse.
+ */
+function writesEveryPixel(ifd: IfdSummary, window: PixelWindow, bandIndices: number[]): boolean {
+  if (window.col < 0 || window.row < 0 || window.col + window.width > ifd.width || window.row + window.height > ifd.height) return false;
+  const blocksPerBand = ifd.blocksAcross * ifd.blocksDown;
+  const planes = ifd.planarConfiguration === 2 ? bandIndices : [0];
+  for (let ty = Math.floor(window.row / ifd.blockHeight); ty <= Math.floor((window.row + window.height - 1) / ifd.blockHeight); ty++) {
+    for (let tx = Math.floor(window.col / ifd.blockWidth); tx <= Math.floor((window.col + window.width - 1) / ifd.blockWidth); tx++) {
+      for (const plane of planes) {
+        if (!((ifd.blockByteCounts[plane * blocksPerBand + ty * ifd.blocksAcross + tx] ?? 0) > 0)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+/** Where the blocks of one window read go (see TiffScene.readLevel). */
+interface BlockTarget {
+  window: PixelWindow;
+  out: Float32Array[];
+  valid: Uint8Array;
+  nodata: number | null;
+}
+
 /** An open GeoTIFF: its description and a window reader. */
 export class TiffScene {
+  /** Compressed bytes of the block being decoded (see copyBlock). */
+  private readBuffer: Uint8Array = new Uint8Array(0);
+
   private constructor(
     readonly info: SceneInfo,
     private readonly source: ByteSource,
@@ -385,7 +623,7 @@ export class TiffScene {
     return new TiffScene(info, source, levels, nodataRaw);
   }
 
-  private static async decoderFor(file: string, ifd: IfdSummary, image: GeoTIFFImage, littleEndian: boolean): Promise<BaseDecoder> {
+  private static async decoderFor(file: string, ifd: IfdSummary, image: GeoTIFFImage, littleEndian: boolean): Promise<BoundedDecoder> {
     const directory = image.fileDirectory;
     const params: BlockDecoderParameters = {
       tileWidth: ifd.blockWidth,
@@ -409,77 +647,84 @@ export class TiffScene {
   }
 
   /**
+   * Block height (rows) of the full-resolution image (overview null) or of overview `overview`:
+   * windows split at multiples of it decode no block twice.
+   */
+  blockHeight(overview: number | null = null): number {
+    const level = this.levels[overview === null ? 0 : overview + 1];
+    return level ? level.ifd.blockHeight : 1;
+  }
+
+  /**
    * Reads a window of the full-resolution image (overview null) or of overview `overview`, in
    * that image's pixel coordinates. Pixels outside the image are invalid and hold the nodata
    * value (0 when there is none).
    * @param bandIndices 0-based bands to return, in the order wanted.
+   * @param into arrays to write into instead of new ones (window.width × window.height values
+   *   each, zeros; e.g. views of SharedArrayBuffers that several decode workers fill).
    * @returns one Float32Array of window.width × window.height values (row-major) per band, and
    *   `valid` (1 where every returned band has data and the mask, if any, is set).
    */
-  async readWindow(window: PixelWindow, bandIndices: number[], overview: number | null = null): Promise<RawWindow> {
+  async readWindow(window: PixelWindow, bandIndices: number[], overview: number | null = null, into?: RawWindow): Promise<RawWindow> {
     const level = this.levels[overview === null ? 0 : overview + 1];
     if (!level) {
       throw inputError('SCENE.UNKNOWN_OVERVIEW', `${this.info.uri} has ${this.levels.length - 1} overview(s); overview ${overview} does not exist`, this.info.uri);
     }
     const fill = this.info.nodata ?? 0;
-    const { values, inside } = await this.readLevel(level, window, bandIndices, fill);
-    const valid = inside;
-    const nodata = this.nodataRaw;
-    for (const band of values.bandsRaw) {
-      for (let i = 0; i < valid.length; i++) {
-        if (valid[i] === 0) continue;
-        const v = band[i] as number;
-        if (v !== v || v === nodata) valid[i] = 0;
-      }
+    const size = window.width * window.height;
+    if (into && (into.bands.length !== bandIndices.length || into.valid.length !== size || into.bands.some((b) => b.length !== size))) {
+      throw new OrewatchError('SCENE.PROTOCOL', `Output arrays for a ${window.width} × ${window.height} window of ${this.info.uri} have the wrong size`, { kind: 'internal' });
     }
+    // A window inside the image whose blocks are all present gets every output value written by
+    // the blocks: its arrays need not be zeroed first (zeroing them costs as much as a quarter of
+    // the copying). Otherwise new arrays are zeros already, filled only for another nodata value.
+    const complete = writesEveryPixel(level.ifd, window, bandIndices);
+    const bands = into
+      ? into.bands.map((b) => (complete || fill === 0 ? b : b.fill(fill)))
+      : bandIndices.map(() => (complete ? uninitializedFloat32(size) : fill === 0 ? new Float32Array(size) : new Float32Array(size).fill(fill)));
+    const valid = into ? into.valid : complete ? Buffer.allocUnsafeSlow(size) : new Uint8Array(size);
+    await this.readLevel(level, window, bandIndices, bands, valid, this.nodataRaw);
     if (level.mask) {
-      const mask = await this.readLevel(level.mask, window, [0], 0);
-      const maskValues = mask.values.bandsRaw[0];
-      if (maskValues) {
-        for (let i = 0; i < valid.length; i++) if (maskValues[i] === 0) valid[i] = 0;
-      }
+      const mask = new Float32Array(size);
+      await this.readLevel(level.mask, window, [0], [mask], new Uint8Array(size), null);
+      for (let i = 0; i < size; i++) if (mask[i] === 0) valid[i] = 0;
     }
-    return { bands: values.out, valid };
+    return { bands, valid };
   }
 
   /**
-   * Window of one image level: Float32 output per band plus, for exact nodata tests, the raw
-   * values (a Float64Array only for 32-bit integer and float64 data, where Float32 rounds).
+   * Decodes the blocks of one image level that touch `window` into `out` (one array per band,
+   * already holding the fill value) and sets `valid` to 1 inside the image except where a value
+   * is nodata (`nodata` as compared with raw values, null when there is none) or NaN.
    */
-  private async readLevel(level: ImageLevel, window: PixelWindow, bandIndices: number[], fill: number):
-  Promise<{ values: { out: Float32Array[]; bandsRaw: ArrayLike<number>[] }; inside: Uint8Array }> {
+  private async readLevel(level: ImageLevel, window: PixelWindow, bandIndices: number[], out: Float32Array[], valid: Uint8Array, nodata: number | null): Promise<void> {
     const { ifd } = level;
-    const size = window.width * window.height;
-    // Float32 holds 8/16-bit integers and float32 exactly; 32-bit integers and float64 need more.
-    const exactNeedsF64 = ifd.bitsPerSample === 64 || (ifd.sampleFormat !== 3 && ifd.bitsPerSample > 24);
-    const out = bandIndices.map(() => new Float32Array(size).fill(fill));
-    const raw: (Float32Array | Float64Array)[] = exactNeedsF64 ? bandIndices.map(() => new Float64Array(size).fill(fill)) : out;
-    const inside = new Uint8Array(size);
     const c0 = Math.max(0, window.col);
     const r0 = Math.max(0, window.row);
     const c1 = Math.min(ifd.width, window.col + window.width);
     const r1 = Math.min(ifd.height, window.row + window.height);
-    if (c0 >= c1 || r0 >= r1) return { values: { out, bandsRaw: raw }, inside };
-    for (let r = r0; r < r1; r++) inside.fill(1, (r - window.row) * window.width + (c0 - window.col), (r - window.row) * window.width + (c1 - window.col));
+    if (c0 >= c1 || r0 >= r1) return;
+    for (let r = r0; r < r1; r++) valid.fill(1, (r - window.row) * window.width + (c0 - window.col), (r - window.row) * window.width + (c1 - window.col));
 
     const bw = ifd.blockWidth;
     const bh = ifd.blockHeight;
     const blocksPerBand = ifd.blocksAcross * ifd.blocksDown;
+    const target: BlockTarget = { window, out, valid, nodata };
     const tasks: (() => Promise<void>)[] = [];
     for (let ty = Math.floor(r0 / bh); ty <= Math.floor((r1 - 1) / bh); ty++) {
       for (let tx = Math.floor(c0 / bw); tx <= Math.floor((c1 - 1) / bw); tx++) {
-        const targets = bandIndices.map((band, outIndex) => ({ band, outIndex }));
         if (ifd.planarConfiguration === 1) {
-          tasks.push(() => this.copyBlock(level, ty * ifd.blocksAcross + tx, tx, ty, targets.map((t) => ({ sample: t.band, outIndex: t.outIndex })), window, out, raw, exactNeedsF64));
+          const samples = bandIndices.map((band, outIndex) => ({ sample: band, outIndex }));
+          tasks.push(() => this.copyBlock(level, ty * ifd.blocksAcross + tx, tx, ty, samples, target));
         } else {
-          for (const t of targets) {
-            tasks.push(() => this.copyBlock(level, t.band * blocksPerBand + ty * ifd.blocksAcross + tx, tx, ty, [{ sample: 0, outIndex: t.outIndex }], window, out, raw, exactNeedsF64));
-          }
+          bandIndices.forEach((band, outIndex) => {
+            tasks.push(() => this.copyBlock(level, band * blocksPerBand + ty * ifd.blocksAcross + tx, tx, ty, [{ sample: 0, outIndex }], target));
+          });
         }
       }
     }
+    // Reads of the next blocks overlap the decoding of this one (decoding itself is synchronous).
     await runLimited(tasks, 4);
-    return { values: { out, bandsRaw: raw }, inside };
   }
 
   private async copyBlock(
@@ -487,13 +732,11 @@ export class TiffScene {
     blockIndex: number,
     tx: number,
     ty: number,
-    targets: { sample: number; outIndex: number }[],
-    window: PixelWindow,
-    out: Float32Array[],
-    raw: (Float32Array | Float64Array)[],
-    writeRaw: boolean,
+    samples: { sample: number; outIndex: number }[],
+    target: BlockTarget,
   ): Promise<void> {
     const { ifd } = level;
+    const { window, out, valid, nodata } = target;
     const file = this.info.uri;
     const bw = ifd.blockWidth;
     let blockRow0 = ty * ifd.blockHeight;
@@ -501,8 +744,18 @@ export class TiffScene {
     let rowsInBlock = ifd.tiled ? ifd.blockHeight : Math.min(ifd.blockHeight, ifd.height - blockRow0);
     const samplesPerPixel = ifd.planarConfiguration === 2 ? 1 : ifd.samplesPerPixel;
     const rowBytes = Math.ceil((bw * samplesPerPixel * ifd.bitsPerSample) / 8);
+    const r0 = Math.max(window.row, blockRow0);
+    const c0 = Math.max(window.col, blockCol0);
+    const c1 = Math.min(window.col + window.width, blockCol0 + bw, ifd.width);
     const byteCount = ifd.blockByteCounts[blockIndex] ?? 0;
-    if (byteCount === 0) return; // sparse block: keeps the fill value, as GDAL does
+    if (byteCount === 0) {
+      // Sparse block: keeps the fill value, as GDAL does, which is nodata when there is one.
+      if (nodata !== null) {
+        const r1 = Math.min(window.row + window.height, blockRow0 + rowsInBlock, ifd.height);
+        for (let r = r0; r < r1; r++) valid.fill(0, (r - window.row) * window.width + (c0 - window.col), (r - window.row) * window.width + (c1 - window.col));
+      }
+      return;
+    }
     let offset = ifd.blockOffsets[blockIndex] ?? 0;
     let length = byteCount;
     if (ifd.compression === 1) {
@@ -518,13 +771,28 @@ export class TiffScene {
         throw inputError('SCENE.CORRUPT_BLOCK', `${file}: block ${blockIndex} of IFD #${ifd.index} holds ${byteCount} bytes, too few for its rows`, file);
       }
     }
-    const stored = await this.source.read(offset, length);
+    // Local files are read synchronously; for a decoder that is done with its input when it
+    // returns, into one buffer the scene reuses for every block (no allocation per block).
+    let stored: Uint8Array;
+    if (this.source.readSync) {
+      if (level.decoder.synchronous && this.readBuffer.length < length) this.readBuffer = Buffer.allocUnsafeSlow(Math.ceil(length * 1.25));
+      stored = this.source.readSync(offset, length, level.decoder.synchronous ? this.readBuffer : undefined);
+    } else {
+      stored = await this.source.read(offset, length);
+    }
     if (stored.length < length) {
       throw inputError('SCENE.TRUNCATED', `${file} is truncated: block ${blockIndex} of IFD #${ifd.index} ends past the end of the file`, file);
     }
+    // Four bands of a uint16 block with horizontal differencing (Sentinel-2 stacks as GDAL
+    // writes them): the predictor is undone while the samples are copied out.
+    const fused = samples.length === 4 && ifd.predictor === 2 && ifd.bitsPerSample === 16 && ifd.sampleFormat === 1 && ifd.planarConfiguration === 1;
     let decoded: Uint8Array;
     try {
-      decoded = new Uint8Array(await level.decoder.decode(new Uint8Array(stored).buffer));
+      // The bytes read go to the decoder as they are: no ArrayBuffer copy on the way in or out.
+      // The decoded block is copied out before the next block is decoded: the decoder may reuse
+      // its buffer.
+      const result = level.decoder.decodeBytes(stored, { undoHorizontalPredictor: !fused, reuseOutput: true });
+      decoded = result instanceof Promise ? await result : result;
     } catch (error) {
       if (error instanceof OrewatchError) throw error;
       throw inputError('SCENE.CORRUPT_BLOCK', `${file}: block ${blockIndex} of IFD #${ifd.index} cannot be decoded (${(error as Error).message})`, file, error);
@@ -532,56 +800,73 @@ export class TiffScene {
     if (decoded.length < rowBytes * rowsInBlock) {
       throw inputError('SCENE.CORRUPT_BLOCK', `${file}: block ${blockIndex} of IFD #${ifd.index} decodes to ${decoded.length} bytes, expected ${rowBytes * rowsInBlock}`, file);
     }
-    const values = this.sampleView(level, decoded, rowsInBlock);
-    const r0 = Math.max(window.row, blockRow0);
+    const view = this.sampleView(level, decoded, rowsInBlock);
     const r1 = Math.min(window.row + window.height, blockRow0 + rowsInBlock, ifd.height);
-    const c0 = Math.max(window.col, blockCol0);
-    const c1 = Math.min(window.col + window.width, blockCol0 + bw, ifd.width);
-    for (const { sample, outIndex } of targets) {
-      const dst = out[outIndex] as Float32Array;
-      const dstRaw = raw[outIndex] as Float32Array | Float64Array;
-      for (let r = r0; r < r1; r++) {
-        let src = ((r - blockRow0) * bw + (c0 - blockCol0)) * samplesPerPixel + sample;
-        let at = (r - window.row) * window.width + (c0 - window.col);
-        for (let c = c0; c < c1; c++, at++, src += samplesPerPixel) {
-          const v = values[src] as number;
-          dst[at] = v;
-          if (writeRaw) dstRaw[at] = v;
-        }
-      }
+    const rowStart = Math.max(r0, blockRow0);
+    if (rowStart >= r1 || c0 >= c1) return;
+    const nodataValue = nodata ?? Number.NaN;
+    if (view.kind === 'u16' && samples.length === 4) {
+      const dsts = samples.map((t) => out[t.outIndex]).filter((d): d is Float32Array => d !== undefined);
+      const pixels: BandCopy = {
+        src: ((rowStart - blockRow0) * bw + (c0 - blockCol0)) * samplesPerPixel,
+        srcRow: bw * samplesPerPixel,
+        step: samplesPerPixel,
+        dst: (rowStart - window.row) * window.width + (c0 - window.col),
+        dstRow: window.width,
+        rows: r1 - rowStart,
+        cols: c1 - c0,
+      };
+      const offsets = samples.map((t) => t.sample);
+      if (fused) copyU16x4Differenced(view.values, pixels, c0 - blockCol0, offsets, dsts, valid, nodataValue);
+      else copyU16x4(view.values, pixels, offsets, dsts, valid, nodataValue);
+      return;
+    }
+    if (fused) throw new OrewatchError('SCENE.PROTOCOL', `${file}: block ${blockIndex} was left differenced for a copy that does not undo it`, { kind: 'internal' });
+    for (const { sample, outIndex } of samples) {
+      const dst = out[outIndex];
+      if (!dst) continue;
+      copyBand(view, {
+        src: ((rowStart - blockRow0) * bw + (c0 - blockCol0)) * samplesPerPixel + sample,
+        srcRow: bw * samplesPerPixel,
+        step: samplesPerPixel,
+        dst: (rowStart - window.row) * window.width + (c0 - window.col),
+        dstRow: window.width,
+        rows: r1 - rowStart,
+        cols: c1 - c0,
+      }, dst, valid, nodataValue);
     }
   }
 
-  /** Typed view of a decoded (little-endian) block's samples, [row][column][sample]. */
-  private sampleView(level: ImageLevel, decoded: Uint8Array, rows: number): SampleArray {
+  /** Typed view of a decoded (little-endian, 8-byte aligned) block's samples, [row][column][sample]. */
+  private sampleView(level: ImageLevel, decoded: Uint8Array, rows: number): SampleView {
     const { ifd } = level;
     const bits = ifd.bitsPerSample;
     const samplesPerPixel = ifd.planarConfiguration === 2 ? 1 : ifd.samplesPerPixel;
     const count = ifd.blockWidth * samplesPerPixel * rows;
-    if (bits % 8 !== 0) return unpackBitSamples(decoded, ifd.blockWidth * samplesPerPixel, rows, bits);
+    if (bits % 8 !== 0) return { kind: 'u32', values: unpackBitSamples(decoded, ifd.blockWidth * samplesPerPixel, rows, bits) };
     const bytes = decoded.byteOffset % 8 === 0 ? decoded : new Uint8Array(decoded);
     const buffer = bytes.buffer;
     const at = bytes.byteOffset;
     if (bits === 8) {
-      if (ifd.sampleFormat === 2) return new Int8Array(buffer, at, count);
+      if (ifd.sampleFormat === 2) return { kind: 'i8', values: new Int8Array(buffer, at, count) };
       const pixels = new Uint8Array(buffer, at, count);
       if (level.ycbcr) ycbcrToRgb(pixels);
-      return pixels;
+      return { kind: 'u8', values: pixels };
     }
     if (bits === 16) {
       if (ifd.sampleFormat === 3) {
         const halves = new Uint16Array(buffer, at, count);
         const floats = new Float32Array(count);
         for (let i = 0; i < count; i++) floats[i] = halfToFloat(halves[i] as number);
-        return floats;
+        return { kind: 'f32', values: floats };
       }
-      return ifd.sampleFormat === 2 ? new Int16Array(buffer, at, count) : new Uint16Array(buffer, at, count);
+      return ifd.sampleFormat === 2 ? { kind: 'i16', values: new Int16Array(buffer, at, count) } : { kind: 'u16', values: new Uint16Array(buffer, at, count) };
     }
     if (bits === 32) {
-      if (ifd.sampleFormat === 3) return new Float32Array(buffer, at, count);
-      return ifd.sampleFormat === 2 ? new Int32Array(buffer, at, count) : new Uint32Array(buffer, at, count);
+      if (ifd.sampleFormat === 3) return { kind: 'f32', values: new Float32Array(buffer, at, count) };
+      return ifd.sampleFormat === 2 ? { kind: 'i32', values: new Int32Array(buffer, at, count) } : { kind: 'u32', values: new Uint32Array(buffer, at, count) };
     }
-    return new Float64Array(buffer, at, count);
+    return { kind: 'f64', values: new Float64Array(buffer, at, count) };
   }
 
   async close(): Promise<void> {
