@@ -172,6 +172,33 @@ describe.skipIf(missing !== null)('the decoders against GDAL, pixel by pixel', (
     }
   });
 
+  it('the block cache serves halos from whole blocks and from edge strips with the same pixels', async () => {
+    // Windows as a scan reads them: row by row, each with a halo reaching into the next tiles.
+    // A cache of six blocks forces evictions, so halos in the row above come from strips.
+    const file = 'deflate_pred2.tif';
+    const e = expected.get(file);
+    if (!e) throw new Error(`no GDAL decode of ${file}`);
+    const saved = process.env.OREWATCH_DECODE_CACHE_MB;
+    process.env.OREWATCH_DECODE_CACHE_MB = '0.2';
+    const scene = await TiffScene.open(path.join(dir, file));
+    try {
+      const bands = [0, 1, 2, 3];
+      for (let row = 0; row < e.height; row += 64) {
+        for (let col = 0; col < e.width; col += 64) {
+          const window = { col: col - 8, row: row - 8, width: 64 + 16, height: 64 + 16 };
+          const px = await scene.readWindow(window, bands);
+          expect(differences(e, window, bands, px.bands, px.valid, scene.info.nodata), JSON.stringify(window)).toEqual([]);
+        }
+      }
+      expect(scene.cacheStats.stripHits).toBeGreaterThan(0);
+      expect(scene.cacheStats.hits).toBeGreaterThan(0);
+    } finally {
+      await scene.close();
+      if (saved === undefined) delete process.env.OREWATCH_DECODE_CACHE_MB;
+      else process.env.OREWATCH_DECODE_CACHE_MB = saved;
+    }
+  });
+
   it.each([1, 2])('openScene with %i decode worker(s) gives the same pixels', async (decodeThreads) => {
     for (const file of ['deflate_pred2.tif', 'lzw_pred2_bigendian.tif', 'nbits14.tif', 'sparse_nodata_lzw.tif', 'zstd_pred2_cog.tif']) {
       const e = expected.get(file);

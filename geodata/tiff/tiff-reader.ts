@@ -28,6 +28,7 @@ import {
   type BlockDecoderParameters,
 } from './decoders.js';
 import { guardTiff, type IfdSummary } from './guard.js';
+import { BlockCache, type BlockPiece, type SampleArray } from './block-cache.js';
 
 export interface OpenTiffOptions extends ByteSourceOptions {
   /** Band names given by the caller (the CLI's --bands); see `resolveBandNames`. */
@@ -47,6 +48,29 @@ interface ImageLevel {
   /** JPEG data in YCbCr that must be converted to RGB after decoding. */
   ycbcr: boolean;
   mask: ImageLevel | null;
+  /** Decoded blocks kept between windows (compressed images; null until first needed). */
+  cache: BlockCache | null;
+}
+
+/** Bytes of decoded blocks a scene keeps per image (OREWATCH_DECODE_CACHE_MB, default 128, plus half as much for edge strips; 0 turns it off). */
+function decodeCacheBytes(): number {
+  const mb = Number(process.env.OREWATCH_DECODE_CACHE_MB ?? 128);
+  return Number.isFinite(mb) && mb > 0 ? mb * 1024 * 1024 : 0;
+}
+
+/** Edge strips kept of evicted blocks: deep enough for the halos a scan reads (16–32 px). */
+const STRIP_PX = 32;
+
+/** The typed view of cached samples. */
+function viewOf(values: SampleArray): SampleView {
+  if (values instanceof Uint16Array) return { kind: 'u16', values };
+  if (values instanceof Uint8Array) return { kind: 'u8', values };
+  if (values instanceof Float32Array) return { kind: 'f32', values };
+  if (values instanceof Int16Array) return { kind: 'i16', values };
+  if (values instanceof Int8Array) return { kind: 'i8', values };
+  if (values instanceof Uint32Array) return { kind: 'u32', values };
+  if (values instanceof Int32Array) return { kind: 'i32', values };
+  return { kind: 'f64', values };
 }
 
 const TIFF_DATETIME_TAG = 306;
@@ -586,6 +610,7 @@ export class TiffScene {
       decoder: await TiffScene.decoderFor(uri, ifd, image, summary.littleEndian),
       ycbcr: ifd.compression === 7 && ifd.photometric === 6 && ifd.samplesPerPixel === 3 && ifd.planarConfiguration === 1,
       mask: null,
+      cache: null,
     });
     if (mainIfd.photometric === 6 && mainIfd.compression !== 7) {
       throw inputError('SCENE.UNSUPPORTED_FORMAT', `${uri} stores YCbCr pixels without JPEG compression, which orewatch cannot read`, uri);
@@ -756,6 +781,18 @@ export class TiffScene {
       }
       return;
     }
+    // A compressed block decoded for an earlier window (the halo reaches into neighbouring
+    // blocks) comes from the cache instead of being inflated again.
+    const cache = ifd.compression === 1 ? null : this.cacheOf(level);
+    if (cache) {
+      const rEnd = Math.min(window.row + window.height, blockRow0 + rowsInBlock, ifd.height);
+      if (r0 >= rEnd || c0 >= c1) return;
+      const piece = cache.find(blockIndex, c0 - blockCol0, r0 - blockRow0, c1 - blockCol0, rEnd - blockRow0);
+      if (piece) {
+        this.copyPiece(viewOf(piece.values), piece, samplesPerPixel, blockCol0, blockRow0, r0, rEnd, c0, c1, samples, target);
+        return;
+      }
+    }
     let offset = ifd.blockOffsets[blockIndex] ?? 0;
     let length = byteCount;
     if (ifd.compression === 1) {
@@ -785,13 +822,14 @@ export class TiffScene {
     }
     // Four bands of a uint16 block with horizontal differencing (Sentinel-2 stacks as GDAL
     // writes them): the predictor is undone while the samples are copied out.
-    const fused = samples.length === 4 && ifd.predictor === 2 && ifd.bitsPerSample === 16 && ifd.sampleFormat === 1 && ifd.planarConfiguration === 1;
+    const fused = !cache && samples.length === 4 && ifd.predictor === 2 && ifd.bitsPerSample === 16 && ifd.sampleFormat === 1 && ifd.planarConfiguration === 1;
     let decoded: Uint8Array;
     try {
       // The bytes read go to the decoder as they are: no ArrayBuffer copy on the way in or out.
       // The decoded block is copied out before the next block is decoded: the decoder may reuse
       // its buffer.
-      const result = level.decoder.decodeBytes(stored, { undoHorizontalPredictor: !fused, reuseOutput: true });
+      // A block that goes into the cache needs a buffer of its own, with the predictor undone.
+      const result = level.decoder.decodeBytes(stored, { undoHorizontalPredictor: !fused, reuseOutput: !cache });
       decoded = result instanceof Promise ? await result : result;
     } catch (error) {
       if (error instanceof OrewatchError) throw error;
@@ -803,6 +841,12 @@ export class TiffScene {
     const view = this.sampleView(level, decoded, rowsInBlock);
     const r1 = Math.min(window.row + window.height, blockRow0 + rowsInBlock, ifd.height);
     const rowStart = Math.max(r0, blockRow0);
+    if (cache) {
+      const piece = { x0: 0, y0: 0, width: bw, height: rowsInBlock, values: view.values };
+      cache.add(blockIndex, piece);
+      if (rowStart < r1 && c0 < c1) this.copyPiece(view, piece, samplesPerPixel, blockCol0, blockRow0, rowStart, r1, c0, c1, samples, target);
+      return;
+    }
     if (rowStart >= r1 || c0 >= c1) return;
     const nodataValue = nodata ?? Number.NaN;
     if (view.kind === 'u16' && samples.length === 4) {
@@ -835,6 +879,57 @@ export class TiffScene {
         cols: c1 - c0,
       }, dst, valid, nodataValue);
     }
+  }
+
+  /** The level's block cache, made on first use; null when caching is off. */
+  private cacheOf(level: ImageLevel): BlockCache | null {
+    if (level.cache) return level.cache;
+    const budget = decodeCacheBytes();
+    if (budget === 0) return null;
+    level.cache = new BlockCache({
+      budgetBytes: budget,
+      stripBudgetBytes: Math.floor(budget / 2),
+      stripPx: STRIP_PX,
+      samplesPerPixel: level.ifd.planarConfiguration === 2 ? 1 : level.ifd.samplesPerPixel,
+    });
+    return level.cache;
+  }
+
+  /** Copies rows [r0, r1) × columns [c0, c1) (image pixels) of a cached piece of a block into the window. */
+  private copyPiece(view: SampleView, piece: BlockPiece, samplesPerPixel: number, blockCol0: number, blockRow0: number,
+    r0: number, r1: number, c0: number, c1: number, samples: { sample: number; outIndex: number }[], target: BlockTarget): void {
+    const { window, out, valid, nodata } = target;
+    const nodataValue = nodata ?? Number.NaN;
+    const pixels: BandCopy = {
+      src: ((r0 - blockRow0 - piece.y0) * piece.width + (c0 - blockCol0 - piece.x0)) * samplesPerPixel,
+      srcRow: piece.width * samplesPerPixel,
+      step: samplesPerPixel,
+      dst: (r0 - window.row) * window.width + (c0 - window.col),
+      dstRow: window.width,
+      rows: r1 - r0,
+      cols: c1 - c0,
+    };
+    if (view.kind === 'u16' && samples.length === 4) {
+      const dsts = samples.map((t) => out[t.outIndex]).filter((d): d is Float32Array => d !== undefined);
+      copyU16x4(view.values, pixels, samples.map((t) => t.sample), dsts, valid, nodataValue);
+      return;
+    }
+    for (const { sample, outIndex } of samples) {
+      const dst = out[outIndex];
+      if (dst) copyBand(view, { ...pixels, src: pixels.src + sample }, dst, valid, nodataValue);
+    }
+  }
+
+  /** Decoded blocks: inflated, and served from the cache (whole or from an edge strip). */
+  get cacheStats(): { decoded: number; hits: number; stripHits: number } {
+    const total = { decoded: 0, hits: 0, stripHits: 0 };
+    for (const level of this.levels) {
+      for (const l of [level, level.mask]) {
+        if (!l?.cache) continue;
+        total.decoded += l.cache.stats.decoded; total.hits += l.cache.stats.hits; total.stripHits += l.cache.stats.stripHits;
+      }
+    }
+    return total;
   }
 
   /** Typed view of a decoded (little-endian, 8-byte aligned) block's samples, [row][column][sample]. */
@@ -870,6 +965,10 @@ export class TiffScene {
   }
 
   async close(): Promise<void> {
+    for (const level of this.levels) {
+      level.cache?.clear();
+      level.mask?.cache?.clear();
+    }
     await this.source.close();
   }
 }
