@@ -13,7 +13,7 @@ import type { ReferenceLayer } from '../geodata/reference-layers/types.js';
 import { openScene, type Scene } from '../geodata/scene-reader.js';
 import { createChangeAccumulator } from '../geodata/vectorize.js';
 import type { Detector } from '../models/detector.js';
-import { createPairPlan, detectWindowInput, readWindowInput, samplePair, windowsBounds, type WindowInput } from '../pipeline/scan/detect-window.js';
+import { createPairPlan, detectWindowInput, readingOrder, readWindowInput, samplePair, windowsBounds, type WindowInput } from '../pipeline/scan/detect-window.js';
 import { classifySites, DEFAULT_WINDOW_SIZE, extractSites, newScanId, resolveScanLayers, scanKeyFor, scanWindows, sha256OfScene } from '../pipeline/scan/stages.js';
 import { alertsToGeoJson } from '../pipeline/alerts-geojson.js';
 import { saveScan, type SaveScanResult } from '../pipeline/store/alert-store.js';
@@ -135,7 +135,7 @@ export async function runScan(options: ScanOptions, detector: Detector, progress
   const { plan, rules, afterDate } = prep;
   lap('validate', t0);
   const grid = plan.pair.grid;
-  const windows = scanWindows(grid, options.windowSize ?? DEFAULT_WINDOW_SIZE, options.region);
+  const windows = readingOrder(scanWindows(grid, options.windowSize ?? DEFAULT_WINDOW_SIZE, options.region), options.windowSize ?? DEFAULT_WINDOW_SIZE);
   if (options.region) plan.readBounds = windowsBounds(windows) ?? undefined;
   const maskCounts: Record<string, number> = {};
   let sites: ChangeSite[];

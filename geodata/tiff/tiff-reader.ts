@@ -386,6 +386,48 @@ function copyU16x4(src: Uint16Array, c: BandCopy, samples: readonly number[], ou
   }
 }
 
+function copyU16x3(src: Uint16Array, c: BandCopy, samples: readonly number[], out: readonly Float32Array[], valid: Uint8Array, nodata: number): void {
+  const [s0 = 0, s1 = 0, s2 = 0] = samples;
+  const [o0, o1, o2] = out;
+  if (!o0 || !o1 || !o2) return;
+  const { rows, cols, step, srcRow, dstRow } = c;
+  for (let r = 0; r < rows; r++) {
+    let s = c.src + r * srcRow;
+    for (let d = c.dst + r * dstRow, end = d + cols; d < end; d++, s += step) {
+      const v0 = src[s + s0];
+      const v1 = src[s + s1];
+      const v2 = src[s + s2];
+      o0[d] = v0;
+      o1[d] = v1;
+      o2[d] = v2;
+      if (v0 === nodata || v1 === nodata || v2 === nodata) valid[d] = 0;
+    }
+  }
+}
+
+/**
+ * Any number of bands of a pixel-interleaved uint16 block: four (then three) at a time, so each
+ * pass reads the block's rows once for several bands instead of once per band.
+ */
+function copyU16xN(src: Uint16Array, c: BandCopy, samples: readonly number[], out: readonly Float32Array[], valid: Uint8Array, nodata: number): void {
+  let k = 0;
+  while (k < samples.length) {
+    const left = samples.length - k;
+    if (left >= 4 && left !== 5) {
+      copyU16x4(src, c, samples.slice(k, k + 4), out.slice(k, k + 4), valid, nodata);
+      k += 4;
+    } else if (left >= 3) {
+      copyU16x3(src, c, samples.slice(k, k + 3), out.slice(k, k + 3), valid, nodata);
+      k += 3;
+    } else {
+      for (; k < samples.length; k++) {
+        const dst = out[k];
+        if (dst) copyU16(src, { ...c, src: c.src + (samples[k] ?? 0) }, dst, valid, nodata);
+      }
+    }
+  }
+}
+
 /**
  * `copyU16x4` for a block whose horizontal differencing (predictor 2) is still in place: each
  * sample is the running sum of its row's differences, kept in a register while the pixel is
@@ -909,9 +951,8 @@ export class TiffScene {
       rows: r1 - r0,
       cols: c1 - c0,
     };
-    if (view.kind === 'u16' && samples.length === 4) {
-      const dsts = samples.map((t) => out[t.outIndex]).filter((d): d is Float32Array => d !== undefined);
-      copyU16x4(view.values, pixels, samples.map((t) => t.sample), dsts, valid, nodataValue);
+    if (view.kind === 'u16' && samples.length > 1 && samples.every((t) => out[t.outIndex] !== undefined)) {
+      copyU16xN(view.values, pixels, samples.map((t) => t.sample), samples.map((t) => out[t.outIndex] as Float32Array), valid, nodataValue);
       return;
     }
     for (const { sample, outIndex } of samples) {

@@ -317,6 +317,21 @@ function latticeWindows(plan: PairPlan, size: number, lattice: number): PixelWin
   return out;
 }
 
+/** Window columns per band of `readingOrder`. */
+export const READING_BAND_WINDOWS = 4;
+
+/**
+ * The order a scan reads its windows in: bands of a few window columns, each band top to bottom
+ * and row by row within it. Row-major over a whole 10980 px tile would need a decoded-block cache
+ * of a full row of tiles to read each tile once (a window's halo reaches into the row below,
+ * which is read again one row later); a band needs a few tiles. The sites do not depend on the
+ * order (the accumulator sorts them).
+ */
+export function readingOrder(windows: PixelWindow[], windowSize: number): PixelWindow[] {
+  const band = (w: PixelWindow): number => Math.floor(w.col / (windowSize * READING_BAND_WINDOWS));
+  return [...windows].sort((a, b) => band(a) - band(b) || a.row - b.row || a.col - b.col);
+}
+
 /** Windows covering the grid, row-major; deterministic. */
 export function planWindows(gridWidth: number, gridHeight: number, size: number): PixelWindow[] {
   const windows: PixelWindow[] = [];
