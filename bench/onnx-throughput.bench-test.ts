@@ -3,18 +3,23 @@
  * onnxruntime-node with 1 and 2 intra-op threads (graph optimisation on), against the same
  * network in PyTorch (Debian's python3-torch, models/training/bench_torch.py) on the same tensor,
  * as a ratio; plus the whole detector (packing, tiling with overlap, blending) on a real 512 px
- * window. Prints figures; never fails on timing. `npm run bench -- bench/onnx-throughput.bench-test.ts`
+ * window; and the change gate: the detector with and without it over every scan window of 2048 px
+ * scenes — the generator's default density (bench/make-scenario.mts), a sparse one (11 mining
+ * sites and 18 traps in 42 km²) and one without any change — as Mpx/s of scene, tiles skipped and
+ * the minutes a 10980² tile would take at that rate. Prints figures; never fails on timing.
+ * `npm run bench -- bench/onnx-throughput.bench-test.ts`
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { expect, it } from 'vitest';
 import { openScene } from '../geodata/scene-reader.js';
 import { DEFAULT_INPUT, packChannels } from '../models/onnx/input-spec.js';
 import { createOnnxDetector, defaultModelPath } from '../models/onnx/onnx-detector.js';
-import { generateScenario } from '../pipeline/eval/scenario-generator.js';
-import { createPairPlan, readPairPixels, samplePair } from '../pipeline/scan/detect-window.js';
+import { generateScenario, type ScenarioManifest, type ScenarioOptions } from '../pipeline/eval/scenario-generator.js';
+import { createPairPlan, planWindows, readPairPixels, samplePair } from '../pipeline/scan/detect-window.js';
+import { DEFAULT_WINDOW_SIZE } from '../pipeline/scan/stages.js';
 
 const CACHE = 'bench/.cache/onnx';
 const TILE = 256, BATCH = 4, REPEATS = 3;
@@ -62,4 +67,56 @@ it('prints onnxruntime vs PyTorch throughput of the change network', async () =>
     expect(ortMpx).toBeGreaterThan(0);
   }
   console.log(`change network ${defaultModelPath()}, input ${BATCH}×${C}×${TILE}×${TILE}\n${lines.join('\n')}`);
+});
+
+/** A generated scene, made once into bench/.cache. */
+async function cachedScene(dir: string, options: Omit<ScenarioOptions, 'outDir'>): Promise<ScenarioManifest> {
+  if (existsSync(join(dir, 'manifest.json'))) return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as ScenarioManifest;
+  return generateScenario({ ...options, outDir: dir });
+}
+
+it('prints the detector with and without the change gate on 2048 px scenes', async () => {
+  const none = { licensed: 0, out_of_bounds: 0, unlicensed: 0, exploration_only: 0, exploration_small: 0, expired_permit: 0, closed_site_reactivated: 0, protected_area: 0 };
+  const scenes: [string, string, Omit<ScenarioOptions, 'outDir'>][] = [
+    ['default density (5490 seed, as bench/make-scenario.mts)', 'bench/.cache/scenario-2048', { seed: 5490, size: 2048 }],
+    ['sparse: 11 sites, 18 traps', join(CACHE, 'sparse-2048'), {
+      seed: 7202, size: 2048,
+      changes: { licensed: 2, out_of_bounds: 1, unlicensed: 3, exploration_only: 1, exploration_small: 1, expired_permit: 1, closed_site_reactivated: 1, protected_area: 1 },
+      traps: { harvest: 4, seasonal: 2, road: 4, building: 2, orchard: 2, cloud: 3, haze: 1 },
+    }],
+    ['no change (sun and season only)', join(CACHE, 'empty-2048'), { seed: 7101, size: 2048, changes: none, traps: false }],
+  ];
+  const lines: string[] = [];
+  for (const threads of [1, 2]) {
+    const gated = createOnnxDetector({ threads }), ungated = createOnnxDetector({ threads, gate: false });
+    for (const [label, dir, options] of scenes) {
+      const m = await cachedScene(dir, options);
+      const plan = createPairPlan(await openScene(join(dir, m.files.before)), await openScene(join(dir, m.files.after)), gated);
+      const calibration = gated.calibrate(await samplePair(plan));
+      const { width, height } = plan.pair.grid;
+      const ms = { gated: 0, ungated: 0 };
+      const before = gated.gateCounts();
+      // Windows as the scan reads them (512 px and the detector's halo); reading is not timed.
+      for (const w of planWindows(width, height, DEFAULT_WINDOW_SIZE)) {
+        const halo = gated.haloPx;
+        const col = Math.max(0, w.col - halo), row = Math.max(0, w.row - halo);
+        const outer = { col, row, width: Math.min(width, w.col + w.width + halo) - col, height: Math.min(height, w.row + w.height + halo) - row };
+        const px = await readPairPixels(plan, outer);
+        const input = { width: outer.width, height: outer.height, before: px.before, after: px.after, clear: px.clear };
+        for (const [name, detector] of [['ungated', ungated], ['gated', gated]] as const) {
+          const t0 = performance.now();
+          await detector.detect(input, calibration);
+          ms[name] += performance.now() - t0;
+        }
+      }
+      const counts = gated.gateCounts();
+      const mpx = (width * height) / 1e6;
+      const rate = (t: number) => mpx / (t / 1000);
+      lines.push(`threads ${threads} · ${label}: ungated ${rate(ms.ungated).toFixed(3)} Mpx/s, gated ${rate(ms.gated).toFixed(3)} Mpx/s ` +
+        `(${(ms.ungated / ms.gated).toFixed(2)}×), tiles skipped ${counts.skipped - before.skipped}/${counts.tiles - before.tiles} → 10980² tile ` +
+        `${(120.56 / rate(ms.ungated) / 60).toFixed(1)} min ungated, ${(120.56 / rate(ms.gated) / 60).toFixed(1)} min gated`);
+    }
+  }
+  console.log(`change gate (detector only, reading excluded)\n${lines.join('\n')}`);
+  expect(lines.length).toBe(6);
 });

@@ -17,6 +17,11 @@ export interface DetectorOptions {
   modelPath?: string;
   /** onnx: intra-op threads (default: OREWATCH_ONNX_THREADS, else 1). */
   threads?: number;
+  /**
+   * onnx: run the network only on tiles where cheap evidence shows change (models/onnx/change-gate.ts)
+   * (default: OREWATCH_ONNX_GATE — 1 on, 0 off — else on).
+   */
+  gate?: boolean;
 }
 
 export function createDetector(name: string, options: DetectorOptions = {}): Detector {
@@ -24,7 +29,7 @@ export function createDetector(name: string, options: DetectorOptions = {}): Det
     throw new OrewatchError('DETECTOR.BAD_OPTION', `A model file (${options.modelPath}) applies only to the onnx detector, not "${name}"`, { kind: 'config' });
   }
   if (name === 'spectral') return createSpectralDetector();
-  if (name === 'onnx') return createOnnxDetector({ modelPath: options.modelPath, threads: options.threads ?? threadsFromEnv() });
+  if (name === 'onnx') return createOnnxDetector({ modelPath: options.modelPath, threads: options.threads ?? threadsFromEnv(), gate: options.gate ?? gateFromEnv() });
   throw new OrewatchError('DETECTOR.UNKNOWN', `Unknown detector "${name}"; expected one of ${DETECTOR_NAMES.join(', ')}`, { kind: 'config' });
 }
 
@@ -36,6 +41,14 @@ function threadsFromEnv(): number | undefined {
     throw new OrewatchError('DETECTOR.BAD_OPTION', `Expected an integer from 1 to 64 for OREWATCH_ONNX_THREADS but received "${raw}"`, { kind: 'config' });
   }
   return n;
+}
+
+function gateFromEnv(): boolean | undefined {
+  const raw = process.env.OREWATCH_ONNX_GATE;
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === '1') return true;
+  if (raw === '0') return false;
+  throw new OrewatchError('DETECTOR.BAD_OPTION', `Expected 1 (on) or 0 (off) for OREWATCH_ONNX_GATE but received "${raw}"`, { kind: 'config' });
 }
 
 /** The detector a stored scan asked for, refusing another version than the one this build runs. */

@@ -52,10 +52,22 @@ interface BandFit { gain: number; offset: number }
  * @returns Float32Array of shape [C, height, width], row-major per channel.
  */
 export function packChannels(input: DetectorInput, calibration: Calibration, spec: InputNormalisation): Float32Array {
-  const { width, height, before, after, clear } = input;
-  const n = width * height;
+  const { width, height } = input;
+  const out = new Float32Array(channelCount(spec) * width * height);
+  packChannelsInto(input, calibration, spec, { col: 0, row: 0, width, height }, out, 0, width, height);
+  return out;
+}
+
+/**
+ * Packs a rectangle of a detector input into `out` from `offset` on, as C planes of
+ * planeWidth × planeHeight (the rectangle in their top-left corner). Values beyond the rectangle
+ * are left as they are: pass zeros there, which the network reads as "not clear".
+ */
+export function packChannelsInto(input: DetectorInput, calibration: Calibration, spec: InputNormalisation,
+  rect: { col: number; row: number; width: number; height: number }, out: Float32Array, offset: number, planeWidth: number, planeHeight: number): void {
+  const { width, before, after, clear } = input;
+  const plane = planeWidth * planeHeight;
   const B = spec.bands.length;
-  const out = new Float32Array(channelCount(spec) * n);
   const fits = ((calibration as { fits?: Partial<Record<CanonicalBand, BandFit>> }).fits) ?? {};
   const swir = spec.optional.every((b) => before[b] && after[b]) ? 1 : 0;
   spec.bands.forEach((band, k) => {
@@ -63,19 +75,22 @@ export function packChannels(input: DetectorInput, calibration: Calibration, spe
     const b = before[band], a = after[band];
     if (!b || !a) return;
     const fit = fits[band] ?? { gain: 1, offset: 0 };
-    const ob = k * n, oa = (B + k) * n;
-    for (let i = 0; i < n; i++) {
-      if (!clear[i]) continue;
-      out[ob + i] = clampNorm((b[i]! - mean) / std);
-      out[oa + i] = clampNorm(((a[i]! - fit.offset) / fit.gain - mean) / std);
+    const ob = offset + k * plane, oa = offset + (B + k) * plane;
+    for (let y = 0; y < rect.height; y++) {
+      for (let x = 0, i = (rect.row + y) * width + rect.col, o = y * planeWidth; x < rect.width; x++, i++, o++) {
+        if (!clear[i]) continue;
+        out[ob + o] = clampNorm((b[i]! - mean) / std);
+        out[oa + o] = clampNorm(((a[i]! - fit.offset) / fit.gain - mean) / std);
+      }
     }
   });
-  const os = 2 * B * n, oc = (2 * B + 1) * n;
-  for (let i = 0; i < n; i++) {
-    out[os + i] = swir;
-    out[oc + i] = clear[i] ? 1 : 0;
+  const os = offset + 2 * B * plane, oc = offset + (2 * B + 1) * plane;
+  for (let y = 0; y < rect.height; y++) {
+    for (let x = 0, i = (rect.row + y) * width + rect.col, o = y * planeWidth; x < rect.width; x++, i++, o++) {
+      out[os + o] = swir;
+      out[oc + o] = clear[i] ? 1 : 0;
+    }
   }
-  return out;
 }
 
 function clampNorm(v: number): number {

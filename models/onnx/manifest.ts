@@ -23,6 +23,11 @@ const ManifestSchema = z.object({
   normalisation: z.object({ mean: z.array(z.number()), std: z.array(z.number().positive()) }),
   tiling: z.object({ tile_px: z.number().int().min(32), overlap_px: z.number().int().min(0), halo_px: z.number().int().min(0) }),
   thresholds: z.object({ mining_probability: z.number().gt(0).lt(1), other_change_probability: z.number().gt(0).lt(1) }),
+  /** The change gate validated for this model (change-gate.ts); a model without one runs on every tile. */
+  gate: z.object({
+    min_ndvi_loss: z.number().positive(), min_ndwi_gain: z.number().positive(), min_brightening: z.number().positive(),
+    margin_px: z.number().int().min(0), min_pixels: z.number().int().min(1),
+  }).passthrough().optional(),
 }).passthrough();
 
 export type ModelManifest = z.infer<typeof ManifestSchema>;

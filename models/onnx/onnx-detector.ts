@@ -17,6 +17,11 @@
  * without a required band is refused when the pair is planned (pipeline/bands.ts) and again here
  * with the model's name; a scene without the optional SWIR bands runs the declared four-band
  * subset (SWIR channels 0, swir_present 0 — the model was trained on both).
+ *
+ * Gate: before any tile runs, cheap per-pixel evidence of change (change-gate.ts) decides which
+ * tiles can hold anything; the others output probability 0 and kind 0 without running the
+ * network. The settings travel in the manifest (`gate`), validated for that model; `gate: false`
+ * runs every tile (for comparison), and describe() records which was used.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -24,7 +29,8 @@ import { fileURLToPath } from 'node:url';
 import type * as Ort from 'onnxruntime-node';
 import { OrewatchError } from '../../errors/index.js';
 import type { Calibration, Detector, DetectorInput, DetectorOutput } from '../detector.js';
-import { calibrateInput, channelCount, packChannels, type InputNormalisation } from './input-spec.js';
+import { changeEvidence, gateProblem, gateTiles, type ChangeGate } from './change-gate.js';
+import { calibrateInput, channelCount, packChannelsInto, type InputNormalisation } from './input-spec.js';
 import { loadModel, type ModelManifest } from './manifest.js';
 
 export const ONNX_KINDS: Record<number, string> = { 1: 'mining_disturbance', 2: 'other_change' };
@@ -39,6 +45,22 @@ export interface OnnxDetectorOptions {
   threads?: number;
   /** Tiles per session run. Default 4. */
   batchSize?: number;
+  /**
+   * The change gate: true (default) uses the manifest's gate, and runs every tile for a model
+   * whose manifest has none; false runs every tile; settings run that gate (experiments).
+   */
+  gate?: boolean | ChangeGate;
+}
+
+/** Tiles the network ran on and tiles the gate skipped, since the detector was built. */
+export interface GateCounts {
+  tiles: number;
+  skipped: number;
+}
+
+/** The ONNX detector: the contract, plus counts of the tiles the gate skipped. */
+export interface OnnxDetector extends Detector {
+  gateCounts(): GateCounts;
 }
 
 /** The committed model, found from the package root (works from the sources and from dist/). */
@@ -75,10 +97,31 @@ function ramp(tile: number, overlap: number): Float32Array {
   return w;
 }
 
-export function createOnnxDetector(options: OnnxDetectorOptions = {}): Detector {
+/** The gate a detector runs with: the options' settings, else the manifest's, else none. */
+function resolveGate(option: OnnxDetectorOptions['gate'], manifest: ModelManifest, modelPath: string): ChangeGate | null {
+  if (option === false) return null;
+  if (option !== undefined && option !== true) {
+    const problem = gateProblem(option);
+    if (problem) throw new OrewatchError('DETECTOR.BAD_OPTION', `${problem} (onnx option gate)`, { kind: 'config' });
+    return { ...option };
+  }
+  const g = manifest.gate;
+  if (!g) return null;
+  const gate = { minNdviLoss: g.min_ndvi_loss, minNdwiGain: g.min_ndwi_gain, minBrightening: g.min_brightening, marginPx: g.margin_px, minPixels: g.min_pixels };
+  const problem = gateProblem(gate);
+  if (problem) throw new OrewatchError('MODEL.BAD_MANIFEST', `Manifest of ${modelPath}: ${problem}`, { kind: 'config', file: modelPath });
+  return gate;
+}
+
+export function createOnnxDetector(options: OnnxDetectorOptions = {}): OnnxDetector {
   checkPositiveInt('threads', options.threads, 64);
   checkPositiveInt('batchSize', options.batchSize, 64);
+  if (options.gate !== undefined && typeof options.gate !== 'boolean' && (typeof options.gate !== 'object' || options.gate === null)) {
+    throw new OrewatchError('DETECTOR.BAD_OPTION', `Expected true, false or gate settings for onnx gate but received ${String(options.gate)}`, { kind: 'config' });
+  }
   const { manifest, modelPath } = loadModel(options.modelPath ?? defaultModelPath());
+  const gate = resolveGate(options.gate, manifest, modelPath);
+  const counts: GateCounts = { tiles: 0, skipped: 0 };
   const threads = options.threads ?? 1;
   const batchSize = options.batchSize ?? 4;
   const spec: InputNormalisation = {
@@ -94,6 +137,8 @@ export function createOnnxDetector(options: OnnxDetectorOptions = {}): Detector 
   const otherThreshold = manifest.thresholds.other_change_probability;
   const inputName = manifest.inputs[0]!.name, outputName = manifest.outputs[0]!.name;
   const weights1d = ramp(tile, overlap);
+  const weights2d = new Float64Array(tile * tile);
+  for (let y = 0; y < tile; y++) for (let x = 0; x < tile; x++) weights2d[y * tile + x] = weights1d[y]! * weights1d[x]!;
 
   // One session for the detector's lifetime, made on first use (the native runtime is loaded
   // only by processes that run the network).
@@ -116,44 +161,53 @@ export function createOnnxDetector(options: OnnxDetectorOptions = {}): Detector 
       }
     }
     const n = width * height;
-    const packed = packChannels(input, calibration, spec);
     const cols = tileOffsets(width, tile, overlap), rows = tileOffsets(height, tile, overlap);
-    const tiles: [number, number][] = [];
-    for (const r of rows) for (const c of cols) tiles.push([c, r]);
-    const acc = new Float32Array(3 * n);
+    const all: [number, number][] = [];
+    for (const r of rows) for (const c of cols) all.push([c, r]);
+    const run = gate ? gateTiles(changeEvidence(input, calibration, gate), width, height, all, tile, gate) : all.map(() => true);
+    const tiles = all.filter((_, t) => run[t]);
+    counts.tiles += all.length;
+    counts.skipped += all.length - tiles.length;
+    const prob = new Float32Array(n);
+    const kind = new Uint8Array(n);
+    if (tiles.length === 0) return { prob, kind };
+    // P(mining) and P(other), weighted; P(none) is not needed.
+    const acc = new Float32Array(2 * n);
     const wsum = new Float32Array(n);
+    // A skipped tile blends in as probability 0 with its weight, as if the network had said "no change".
+    all.forEach(([c0, r0], t) => {
+      if (run[t]) return;
+      const h = Math.min(tile, height - r0), w = Math.min(tile, width - c0);
+      for (let y = 0; y < h; y++) for (let x = 0, i = (r0 + y) * width + c0, o = y * tile; x < w; x++, i++, o++) wsum[i]! += weights2d[o]!;
+    });
     const { ort, session: sess } = await getSession();
     const plane = tile * tile;
     for (let t0 = 0; t0 < tiles.length; t0 += batchSize) {
       const batch = tiles.slice(t0, t0 + batchSize);
       const data = new Float32Array(batch.length * channels * plane);
       batch.forEach(([c0, r0], b) => {
-        const h = Math.min(tile, height - r0), w = Math.min(tile, width - c0);
-        for (let ch = 0; ch < channels; ch++) {
-          const src = ch * n, dst = (b * channels + ch) * plane;
-          for (let y = 0; y < h; y++) data.set(packed.subarray(src + (r0 + y) * width + c0, src + (r0 + y) * width + c0 + w), dst + y * tile);
-        }
+        const rect = { col: c0, row: r0, width: Math.min(tile, width - c0), height: Math.min(tile, height - r0) };
+        packChannelsInto(input, calibration, spec, rect, data, b * channels * plane, tile, tile);
       });
       const result = await sess.run({ [inputName]: new ort.Tensor('float32', data, [batch.length, channels, tile, tile]) });
       const probs = result[outputName]!.data as Float32Array;
       batch.forEach(([c0, r0], b) => {
         const h = Math.min(tile, height - r0), w = Math.min(tile, width - c0);
+        const pmBase = (b * 3 + 1) * plane, poBase = (b * 3 + 2) * plane;
         for (let y = 0; y < h; y++) {
-          for (let x = 0; x < w; x++) {
-            const wt = weights1d[y]! * weights1d[x]!;
-            const i = (r0 + y) * width + c0 + x, o = y * tile + x;
-            for (let k = 0; k < 3; k++) acc[k * n + i]! += wt * probs[(b * 3 + k) * plane + o]!;
+          for (let x = 0, i = (r0 + y) * width + c0, o = y * tile; x < w; x++, i++, o++) {
+            const wt = weights2d[o]!;
+            acc[i]! += wt * probs[pmBase + o]!;
+            acc[n + i]! += wt * probs[poBase + o]!;
             wsum[i]! += wt;
           }
         }
       });
     }
-    const prob = new Float32Array(n);
-    const kind = new Uint8Array(n);
     const support = threshold * SUPPORT_SHARE;
     for (let i = 0; i < n; i++) {
       if (!clear[i]) continue;
-      const pm = acc[n + i]! / wsum[i]!, po = acc[2 * n + i]! / wsum[i]!;
+      const pm = acc[i]! / wsum[i]!, po = acc[n + i]! / wsum[i]!;
       prob[i] = pm;
       if (pm >= support && pm >= po) kind[i] = 1;
       else if (po >= otherThreshold) kind[i] = 2;
@@ -173,11 +227,12 @@ export function createOnnxDetector(options: OnnxDetectorOptions = {}): Detector 
     threshold,
     calibrate: calibrateInput,
     detect,
-    describe: () => describeModel(manifest, { threads, batchSize }),
+    describe: () => describeModel(manifest, { threads, batchSize, gate: gate ? { ...gate } : false }),
+    gateCounts: () => ({ ...counts }),
   };
 }
 
-function describeModel(manifest: ModelManifest, run: { threads: number; batchSize: number }): Record<string, unknown> {
+function describeModel(manifest: ModelManifest, run: { threads: number; batchSize: number; gate: ChangeGate | false }): Record<string, unknown> {
   return {
     name: 'onnx', version: manifest.version, model: manifest.name, sha256: manifest.sha256,
     thresholds: manifest.thresholds, tiling: manifest.tiling, bands: manifest.bands, ...run,
