@@ -52,9 +52,9 @@ interface ImageLevel {
   cache: BlockCache | null;
 }
 
-/** Bytes of decoded blocks a scene keeps per image (OREWATCH_DECODE_CACHE_MB, default 128, plus half as much for edge strips; 0 turns it off). */
+/** Bytes of decoded blocks a scene keeps per image (OREWATCH_DECODE_CACHE_MB, default 80, plus half as much for edge strips; 0 turns it off). */
 function decodeCacheBytes(): number {
-  const mb = Number(process.env.OREWATCH_DECODE_CACHE_MB ?? 128);
+  const mb = Number(process.env.OREWATCH_DECODE_CACHE_MB ?? 80);
   return Number.isFinite(mb) && mb > 0 ? mb * 1024 * 1024 : 0;
 }
 
