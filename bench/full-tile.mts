@@ -79,13 +79,18 @@ function timed(argv: string[], env: NodeJS.ProcessEnv, label: string): { child: 
   const child = spawn('/usr/bin/time', ['-v', '-o', timeFile, process.execPath, cli, ...argv], { cwd: root, env: { ...process.env, ...env } });
   let stdout = '';
   child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { if (process.env.BENCH_VERBOSE) process.stderr.write(`[${label}] ${d.toString()}`); });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-20_000);
+    if (process.env.BENCH_VERBOSE) process.stderr.write(`[${label}] ${d.toString()}`);
+  });
   const done = new Promise<Measured>((resolveDone) => {
     child.on('close', (code) => {
       const text = existsSync(timeFile) ? readFileSync(timeFile, 'utf8') : '';
       const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(text)?.[1] ?? 0) / 1024;
       const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(text);
       const wallS = wall ? Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]) : 0;
+      if (code !== 0 && code !== null) writeFileSync(join(work, `stderr-${label}.txt`), stderr);
       resolveDone({ code, stdout, peakRssMiB: rss, wallS });
     });
   });
@@ -145,7 +150,7 @@ async function serverRun(workers: number): Promise<void> {
     const scan = timed(['scan', '--before', cogs.before, '--after', cogs.after, ...layers, '--quiet', '--window-size', String(windowSize),
       '--timings', timings, '--out', join(work, `alerts-server-${workers}.geojson`)], env, `server-${workers}-scan`);
     const m = await scan.done;
-    if (m.code !== 0) throw new Error(`server scan failed (${m.code}): ${m.stdout}`);
+    if (m.code !== 0) throw new Error(`server scan failed (${m.code}): ${m.stdout} (stderr in ${work}/stderr-server-${workers}-scan.txt)`);
     for (const p of procs) p.child.kill('SIGTERM');
     const measured = await Promise.all(procs.map((p) => p.done));
     const t = JSON.parse(readFileSync(timings, 'utf8')) as { seconds: Record<string, number> };

@@ -90,7 +90,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   let location = url.replace(/\/\/[^@/]*@/, '//');
   try {
     if (schema) {
-      await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      await ifNotExistsRacing(() => pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`));
       location += ` (schema ${schema})`;
     }
   } catch (error) {
@@ -212,4 +212,19 @@ async function openPglite(dir: string): Promise<Database> {
       }
     },
   };
+}
+
+/**
+ * Runs a CREATE … IF NOT EXISTS that another process may run at the same moment: PostgreSQL's
+ * IF NOT EXISTS is not atomic against a concurrent creation and then fails with a unique
+ * violation on its catalogue (23505) or "already exists" (42P06/42P07); the object exists then.
+ */
+export async function ifNotExistsRacing<T>(create: () => Promise<T>): Promise<T | null> {
+  try {
+    return await create();
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === '23505' || code === '42P06' || code === '42P07') return null;
+    throw error;
+  }
 }

@@ -3,7 +3,7 @@
  * Runs unchanged on PGlite and PostgreSQL 15+. No PostGIS: geometries are GeoJSON (jsonb) with
  * bbox columns for index look-ups; exact predicates run in TypeScript.
  */
-import type { Database } from './database.js';
+import { ifNotExistsRacing, type Database } from './database.js';
 
 export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
   {
@@ -287,8 +287,8 @@ CREATE INDEX alerts_permit_prefix ON alerts (upper(permit_id) text_pattern_ops)
 
 /** Applies every migration not yet applied, each in its own transaction. Returns the versions applied. */
 export async function migrate(db: Database): Promise<number[]> {
-  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  await ifNotExistsRacing(() => db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`));
   const applied: number[] = [];
   for (const migration of MIGRATIONS) {
     const done = await db.query<{ version: number }>('SELECT version FROM schema_migrations WHERE version = $1', [migration.version]);
