@@ -136,6 +136,31 @@ if (runs.has('embedded')) {
 // ---------------------------------------------------------------------------------------------
 // Server mode with 1 and 2 worker processes.
 
+/** The node process GNU time runs (its only child). */
+function timedChild(timePid: number | undefined): number | null {
+  if (timePid === undefined) return null;
+  try {
+    const out = execFileSync('pgrep', ['-P', String(timePid)]).toString().trim().split('\n')[0];
+    return out ? Number(out) : null;
+  } catch {
+    return null;
+  }
+}
+
+function workerPeakMiB(timePid: number | undefined): number {
+  const pid = timedChild(timePid);
+  if (pid === null) return 0;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+function killWorker(timePid: number | undefined): void {
+  const pid = timedChild(timePid);
+  if (pid !== null) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone already */ }
+  }
+}
+
 async function serverRun(workers: number): Promise<void> {
   const id = `${process.pid}_${workers}`;
   const env = {
@@ -151,8 +176,11 @@ async function serverRun(workers: number): Promise<void> {
       '--timings', timings, '--out', join(work, `alerts-server-${workers}.geojson`)], env, `server-${workers}-scan`);
     const m = await scan.done;
     if (m.code !== 0) throw new Error(`server scan failed (${m.code}): ${m.stdout} (stderr in ${work}/stderr-server-${workers}-scan.txt)`);
-    for (const p of procs) p.child.kill('SIGTERM');
-    const measured = await Promise.all(procs.map((p) => p.done));
+    // The scan is done; the workers would go on rendering evidence chips. Their peak RSS is read
+    // from /proc (GNU time cannot report a child it is killed with), then they are stopped.
+    const peaks = procs.map((p) => workerPeakMiB(p.child.pid));
+    for (const p of procs) killWorker(p.child.pid);
+    const measured = (await Promise.all(procs.map((p) => p.done))).map((w, i) => ({ ...w, peakRssMiB: Math.max(w.peakRssMiB, peaks[i] ?? 0) }));
     const t = JSON.parse(readFileSync(timings, 'utf8')) as { seconds: Record<string, number> };
     readSeconds[`server-${workers}`] = t.seconds.read ?? 0;
     printStages(`server mode, ${workers} worker process${workers > 1 ? 'es' : ''}`, t, [
@@ -161,7 +189,7 @@ async function serverRun(workers: number): Promise<void> {
       m.stdout.trim(),
     ]);
   } finally {
-    for (const p of procs) p.child.kill('SIGTERM');
+    for (const p of procs) killWorker(p.child.pid);
     const client = new pg.Client({ connectionString: env.DATABASE_URL });
     await client.connect();
     await client.query(`DROP SCHEMA IF EXISTS ${env.OREWATCH_DB_SCHEMA} CASCADE`);
