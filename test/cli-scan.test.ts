@@ -70,8 +70,16 @@ describe('orewatch scan on a generated pair (PGlite)', () => {
       const coords = JSON.stringify(feat.geometry.coordinates).match(/-?\d+\.?\d*/g)!.map(Number);
       expect(coords.every((v) => Math.abs(v) <= 180)).toBe(true);
     }
-    const r2 = await orewatch(scanArgs(out2, store));
+    const timings = join(tmp, 'timings.json');
+    const r2 = await orewatch([...scanArgs(out2, store), '--timings', timings]);
     expect(r2.status).toBe(0);
+    // --timings: seconds per stage, the stages adding up to no more than the total.
+    const t = JSON.parse(readFileSync(timings, 'utf8')) as { seconds: Record<string, number> };
+    for (const stage of ['validate', 'calibrate', 'read', 'read_wait', 'mask', 'detect', 'vectorize', 'classify', 'store', 'total']) {
+      expect(t.seconds[stage], stage).toBeGreaterThanOrEqual(0);
+    }
+    const onThread = ['validate', 'calibrate', 'read_wait', 'mask', 'detect', 'vectorize', 'classify', 'store'].reduce((a, k) => a + (t.seconds[k] ?? 0), 0);
+    expect(onThread).toBeLessThanOrEqual(t.seconds.total! + 0.01);
     const ids = (o: string) => (JSON.parse(readFileSync(o, 'utf8')) as Alerts).features.map((x) => x.properties.alert_id).sort();
     expect(ids(out2)).toEqual(ids(out1));
     expect(r2.stdout).toMatch(/0 new/);
@@ -219,6 +227,13 @@ describe('bad input exits 2, names the file, writes nothing', () => {
     const broken = join(tmp, 'permits-broken.geojson');
     writeFileSync(broken, '{"type": "FeatureCollection", "features": [ {"type": "Feature", ');
     await expectRefused(pairArgs(f(scenario.files.before), f(scenario.files.after), broken), 'permits-broken.geojson');
+  });
+
+  it('an --aoi file that is not an area', async () => {
+    const line = join(tmp, 'aoi-line.geojson');
+    writeFileSync(line, JSON.stringify({ type: 'LineString', coordinates: [[115, 25], [115.1, 25.1]] }));
+    const r = await expectRefused([...pairArgs(f(scenario.files.before), f(scenario.files.after), f(scenario.files.permits)), '--aoi', line], 'aoi-line.geojson');
+    expect(r.stderr).toMatch(/--aoi .*Polygon or MultiPolygon/);
   });
 
   it('a permit CSV with a bad date names the row', async () => {
