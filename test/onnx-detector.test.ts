@@ -25,7 +25,7 @@ import { generateScenario, type ScenarioOptions } from '../pipeline/eval/scenari
 import { createPairPlan, detectWindow, planWindows, readPairPixels, samplePair } from '../pipeline/scan/detect-window.js';
 import { openDatabase } from '../pipeline/store/database.js';
 import { migrate } from '../pipeline/store/migrations.js';
-import { formatComparison, scenarioScanOptions, scoreSeed, type EvaluationResult, type SeedResult } from '../workers/evaluate.js';
+import { formatComparison, scenarioScanOptions, scoreSeed, summarizeEvaluation, type EvaluationResult, type SeedResult } from '../workers/evaluate.js';
 import { runScan, type ScanOptions } from '../workers/scan-runner.js';
 import { postgresAvailable, TEST_DATABASE_URL } from './helpers/databases.js';
 
@@ -93,20 +93,7 @@ async function evaluateDetectors(name: string, seeds: number[], sensor: 's2' | '
   };
   await Promise.all([lane(), lane()]);
   const perSeed = detectors.map((_, k) => bySeed.map((r) => r[k]!));
-  return detectors.map((detector, k) => {
-    const runs = perSeed[k]!;
-    const sum = (f: (s: SeedResult) => number) => runs.reduce((a, s) => a + f(s), 0);
-    const recall = sum((s) => s.detected) / Math.max(1, sum((s) => s.truthAlertSites));
-    const precision = sum((s) => s.truePositiveAlerts) / Math.max(1, sum((s) => s.alerts));
-    const falseAlarmsByKind: Record<string, number> = {};
-    for (const s of runs) for (const [kind, v] of Object.entries(s.falseAlarmsByKind)) falseAlarmsByKind[kind] = (falseAlarmsByKind[kind] ?? 0) + v;
-    return {
-      detector: `${detector.name} ${detector.version}`, sensor, size: 512, seeds,
-      recall, precision, f1: recall + precision > 0 ? (2 * recall * precision) / (recall + precision) : 0,
-      categoryAccuracy: sum((s) => s.categoryCorrect) / Math.max(1, sum((s) => s.categoryMatched)),
-      falseAlarmsByKind, perSeed: runs,
-    };
-  });
+  return detectors.map((detector, k) => summarizeEvaluation(detector, { sensor, size: 512, seeds }, perSeed[k]!));
 }
 
 beforeAll(async () => {

@@ -106,13 +106,19 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
   } finally {
     if (!options.workDir) rmSync(root, { recursive: true, force: true });
   }
+  return summarizeEvaluation(detector, { sensor: options.sensor, size: options.size, seeds: options.seeds }, perSeed);
+}
+
+/** Recall, precision, F1, category accuracy and false alarms by kind over a detector's seeds. */
+export function summarizeEvaluation(detector: Pick<Detector, 'name' | 'version'>,
+  run: Pick<EvaluationResult, 'sensor' | 'size' | 'seeds'>, perSeed: SeedResult[]): EvaluationResult {
   const sum = (f: (s: SeedResult) => number) => perSeed.reduce((a, s) => a + f(s), 0);
   const recall = sum((s) => s.detected) / Math.max(1, sum((s) => s.truthAlertSites));
   const precision = sum((s) => s.truePositiveAlerts) / Math.max(1, sum((s) => s.alerts));
   const falseAlarmsByKind: Record<string, number> = {};
   for (const s of perSeed) for (const [k, v] of Object.entries(s.falseAlarmsByKind)) falseAlarmsByKind[k] = (falseAlarmsByKind[k] ?? 0) + v;
   return {
-    detector: `${detector.name} ${detector.version}`, sensor: options.sensor, size: options.size, seeds: options.seeds,
+    detector: `${detector.name} ${detector.version}`, sensor: run.sensor, size: run.size, seeds: run.seeds,
     recall, precision, f1: recall + precision > 0 ? (2 * recall * precision) / (recall + precision) : 0,
     categoryAccuracy: sum((s) => s.categoryCorrect) / Math.max(1, sum((s) => s.categoryMatched)),
     falseAlarmsByKind, perSeed,
