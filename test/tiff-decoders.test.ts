@@ -12,6 +12,7 @@ import { isOrewatchError } from '../errors/index.js';
 import {
   createBlockDecoder,
   decodeLzw,
+  decodeLzwNative,
   inflateZstd,
   jpegFrameSize,
   registerOrewatchDecoders,
@@ -21,6 +22,7 @@ import {
 } from '../geodata/tiff/decoders.js';
 import { openByteSource } from '../geodata/tiff/byte-source.js';
 import { decodeLzwWasm } from '../geodata/tiff/lzw-wasm.js';
+import { nativeBlocks } from '../geodata/tiff/native.js';
 import { guardTiff } from '../geodata/tiff/guard.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -167,6 +169,24 @@ describe('decodeLzwWasm (the WebAssembly decoder)', () => {
       const stream = lzwCodes([256, ...codes, ...(end ? [257] : [])]);
       expect(outcome(() => decodeLzwWasm(stream, limit, tooLarge, corrupt))).toBe(outcome(() => decodeLzw(stream, limit, tooLarge, corrupt)));
     }), { numRuns: 300 });
+  });
+
+  it.skipIf(!nativeBlocks)('the native decoder (native.ts) decodes exactly as decodeLzw does, refusals included', () => {
+    const streams = fc.array(fc.oneof(
+      { weight: 12, arbitrary: fc.integer({ min: 0, max: 255 }) },
+      { weight: 12, arbitrary: fc.integer({ min: 258, max: 700 }) },
+      { weight: 1, arbitrary: fc.constant(256) },
+      { weight: 1, arbitrary: fc.integer({ min: 701, max: 4095 }) },
+    ), { minLength: 1, maxLength: 1500 });
+    fc.assert(fc.property(streams, fc.boolean(), fc.integer({ min: 1, max: 20000 }), (codes, end, limit) => {
+      const stream = lzwCodes([256, ...codes, ...(end ? [257] : [])]);
+      // Messages compared whole: the same bad code and next free code.
+      const whole = (decode: () => Uint8Array | null): string => { try { return Buffer.from(decode() ?? []).toString('hex'); } catch (error) { return (error as Error).message; } };
+      expect(whole(() => decodeLzwNative(stream, limit, tooLarge, corrupt))).toBe(whole(() => decodeLzw(stream, limit, tooLarge, corrupt)));
+    }), { numRuns: 300 });
+    // The ~1 GB bomb, refused for a 512 × 512 tile.
+    const bomb = lzwCodes([...Array.from({ length: 140 }, lzwBombCycle).flat(), 257]);
+    expect(() => decodeLzwNative(bomb, 512 * 512 * 8, tooLarge, corrupt)).toThrow('too large');
   });
 
   it.skipIf(!existsSync(lzwFile))('decodes a GDAL LZW file strip by strip as decodeLzw does', async () => {

@@ -37,10 +37,14 @@ function holds(piece: BlockPiece, x0: number, y0: number, x1: number, y1: number
   return x0 >= piece.x0 && y0 >= piece.y0 && x1 <= piece.x0 + piece.width && y1 <= piece.y0 + piece.height;
 }
 
-/** Copies a rectangle out of a piece (for the edge strips). */
-function cut(piece: BlockPiece, x0: number, y0: number, width: number, height: number, samplesPerPixel: number): BlockPiece {
+/**
+ * Copies a rectangle out of a piece (for the edge strips), into `reuse` (an evicted strip's
+ * array of the same type and length) when given.
+ */
+function cut(piece: BlockPiece, x0: number, y0: number, width: number, height: number, samplesPerPixel: number, reuse?: SampleArray): BlockPiece {
   const Ctor = piece.values.constructor as new (n: number) => SampleArray;
-  const values = new Ctor(width * height * samplesPerPixel);
+  const length = width * height * samplesPerPixel;
+  const values = reuse && reuse.constructor === Ctor && reuse.length === length ? reuse : new Ctor(length);
   const rowLength = width * samplesPerPixel;
   for (let y = 0; y < height; y++) {
     const from = ((y + y0 - piece.y0) * piece.width + (x0 - piece.x0)) * samplesPerPixel;
@@ -49,11 +53,22 @@ function cut(piece: BlockPiece, x0: number, y0: number, width: number, height: n
   return { x0, y0, width, height, values };
 }
 
+/** Evicted blocks' buffers kept for reuse. */
+const MAX_SPARES = 4;
+
 export class BlockCache {
   private readonly blocks = new Map<number, BlockPiece>();
   private readonly strips = new Map<number, BlockPiece[]>();
   private blockBytes = 0;
   private stripBytes = 0;
+  /**
+   * Buffers of evicted blocks, handed to the decoder for the next block (`takeSpare`): a fresh
+   * 2 MB buffer per block costs page faults and garbage collection, about a quarter of what
+   * inflating it costs.
+   */
+  private spares: ArrayBufferLike[] = [];
+  /** Arrays of evicted edge strips, for the next strips cut. */
+  private spareStrips: SampleArray[] = [];
   /** Blocks inflated and pieces served from the cache, for the benchmarks. */
   readonly stats = { decoded: 0, hits: 0, stripHits: 0 };
 
@@ -95,7 +110,20 @@ export class BlockCache {
       this.blocks.delete(oldest[0]);
       this.blockBytes -= oldest[1].values.byteLength;
       this.keepStrips(oldest[0], oldest[1]);
+      // Strips are copies: nothing refers to the block's buffer any more.
+      if (this.spares.length < MAX_SPARES) this.spares.push(oldest[1].values.buffer);
     }
+  }
+
+  /**
+   * A buffer of at least `bytes` bytes that an evicted block held, for the next block to be
+   * decoded into, or undefined. It is the caller's from then on.
+   */
+  takeSpare(bytes: number): Uint8Array | undefined {
+    const at = this.spares.findIndex((b) => b.byteLength >= bytes);
+    if (at < 0) return undefined;
+    const [buffer] = this.spares.splice(at, 1);
+    return buffer ? new Uint8Array(buffer) : undefined;
   }
 
   private keepStrips(block: number, piece: BlockPiece): void {
@@ -104,9 +132,12 @@ export class BlockCache {
     // Small blocks keep shallower strips: four edges of a quarter of the block each at most.
     const d = Math.min(this.options.stripPx, Math.floor(Math.min(w, h) / 4));
     if (d <= 0 || this.options.stripBudgetBytes <= 0) return;
+    // The arrays of strips evicted earlier are reused (same block size, same lengths): strips are
+    // cut for every evicted block, and new ones each time kept the garbage collector busy.
+    const spare = (): SampleArray | undefined => this.spareStrips.pop();
     const pieces = [
-      cut(piece, 0, 0, w, d, spp), cut(piece, 0, h - d, w, d, spp),
-      cut(piece, 0, 0, d, h, spp), cut(piece, w - d, 0, d, h, spp),
+      cut(piece, 0, 0, w, d, spp, spare()), cut(piece, 0, h - d, w, d, spp, spare()),
+      cut(piece, 0, 0, d, h, spp, spare()), cut(piece, w - d, 0, d, h, spp, spare()),
     ];
     if (pieces.length === 0) return;
     this.strips.delete(block);
@@ -117,10 +148,13 @@ export class BlockCache {
       if (!oldest) break;
       this.strips.delete(oldest[0]);
       this.stripBytes -= oldest[1].reduce((a, p) => a + p.values.byteLength, 0);
+      for (const p of oldest[1]) if (this.spareStrips.length < MAX_SPARES * 4) this.spareStrips.push(p.values);
     }
   }
 
   clear(): void {
+    this.spares = [];
+    this.spareStrips = [];
     this.blocks.clear();
     this.strips.clear();
     this.blockBytes = 0;

@@ -6,10 +6,12 @@
  * decoders inflate it whole. Here each block gets a budget, the decoded size the file directory
  * implies plus a little slack, and a block that would go past it is refused (SCENE.CORRUPT_BLOCK)
  * before the memory is spent:
- * - DEFLATE: Node's zlib with `maxOutputLength` (native, and much faster than pako), writing the
- *   block into one buffer of the budget's size;
- * - LZW: our own decoder, in WebAssembly (lzw-wasm.ts) or JavaScript (decodeLzw), writing into a
- *   buffer of the budget's size;
+ * - DEFLATE: libdeflate (our N-API binding, native.ts, built at install) into a buffer
+ *   of the budget's size, reused from block to block where the caller allows; where the binding
+ *   was not built, Node's zlib with `maxOutputLength` (native, and much faster than pako),
+ *   writing the block into one buffer of the budget's size;
+ * - LZW: our own decoder, native (native.ts, the same algorithm in C) or in WebAssembly
+ *   (lzw-wasm.ts) or JavaScript (decodeLzw), writing into a buffer of the budget's size;
  * - PackBits: our own decoder writing into a buffer of the budget's size;
  * - ZSTD: libzstd through zstd-napi (native, an optional dependency built at install) decoding
  *   into a buffer of the budget's size, which it refuses to overrun; where zstd-napi is not
@@ -37,6 +39,7 @@ import { BaseDecoder, addDecoder, getDecoder, type ImageFileDirectory } from 'ge
 import { ZSTDDecoder } from 'zstddec/stream';
 import { OrewatchError, inputError } from '../../errors/index.js';
 import { decodeLzwWasm } from './lzw-wasm.js';
+import { INFLATE_TOO_LARGE, nativeBlocks } from './native.js';
 
 if (os.endianness() !== 'LE') {
   // Typed-array views below assume a little-endian host (every platform Node ships for today).
@@ -106,6 +109,8 @@ export abstract class BoundedDecoder extends BaseDecoder {
   private reuse = false;
   /** The buffer blocks are decoded into when the caller allows reuse. */
   private workspace: Uint8Array = new Uint8Array(0);
+  /** A buffer the caller gave for the block being decoded (DecodeOptions.output). */
+  private provided: Uint8Array | null = null;
 
   constructor(parameters: GeotiffDecoderParameters) {
     super(parameters);
@@ -141,11 +146,13 @@ export abstract class BoundedDecoder extends BaseDecoder {
   decodeBytes(input: Uint8Array, options: DecodeOptions = {}): Uint8Array | Promise<Uint8Array> {
     const undo = options.undoHorizontalPredictor ?? true;
     this.reuse = options.reuseOutput === true && this.synchronous;
+    this.provided = this.synchronous ? (options.output ?? null) : null;
     let decoded: Uint8Array | Promise<Uint8Array>;
     try {
       decoded = this.decompress(input);
     } finally {
       this.reuse = false;
+      this.provided = null;
     }
     if (decoded instanceof Promise) return decoded.then((bytes) => this.finish(bytes, undo));
     return this.finish(decoded, undo);
@@ -157,11 +164,12 @@ export abstract class BoundedDecoder extends BaseDecoder {
   }
 
   /**
-   * A buffer of at least `size` bytes to decode the current block into: the decoder's own,
-   * reused from block to block, when the caller allowed it (no allocation, no fresh pages to
-   * fault in), else a new one.
+   * A buffer of at least `size` bytes to decode the current block into: the one the caller gave
+   * (DecodeOptions.output), or the decoder's own, reused from block to block, when the caller
+   * allowed it (no allocation, no fresh pages to fault in), else a new one.
    */
   protected outputFor(size: number): Uint8Array {
+    if (this.provided && this.provided.length >= size) return this.provided;
     if (!this.reuse) return outputBuffer(size);
     if (this.workspace.length < size) this.workspace = outputBuffer(size);
     return this.workspace;
@@ -195,6 +203,12 @@ export interface DecodeOptions {
    * caller must be done with the result before it decodes another block. Default false.
    */
   reuseOutput?: boolean;
+  /**
+   * A buffer the block may be decoded into, the caller's (a recycled cache buffer): decoders that
+   * write into a buffer of their choosing use it when it holds `maxDecodedBytes`, so the result
+   * may be a view of it. Synchronous decoders only.
+   */
+  output?: Uint8Array;
 }
 
 /** `bytes`, or a copy of them when they do not start on an 8-byte boundary (typed views need it). */
@@ -230,6 +244,15 @@ class RawDecoder extends BoundedDecoder {
 class DeflateDecoder extends BoundedDecoder {
   protected decompress(input: Uint8Array): Uint8Array {
     const budget = this.parameters.maxDecodedBytes;
+    if (nativeBlocks) {
+      // libdeflate into a buffer of the budget's size (the decoder's own when the caller allows
+      // reuse): it stops at the end of the buffer, so a bomb costs no more than the budget.
+      const out = this.outputFor(budget).subarray(0, budget);
+      const written = nativeBlocks.inflateZlib(input, out);
+      if (written >= 0) return out.subarray(0, written);
+      if (written === INFLATE_TOO_LARGE) throw blockTooLarge(this.parameters, 'DEFLATE');
+      // A stream libdeflate calls corrupt goes to zlib, which decides and explains.
+    }
     try {
       // Node's native inflate stops at maxOutputLength instead of growing without end. With a
       // chunk one byte larger than the budget, zlib writes a whole block into one buffer (its
@@ -254,10 +277,18 @@ class LzwDecoder extends BoundedDecoder {
     const budget = this.parameters.maxDecodedBytes;
     const tooLarge = (): Error => blockTooLarge(this.parameters, 'LZW');
     const corrupt = (why: string): Error => corruptBlock(this.parameters, 'LZW', new Error(why));
-    // WebAssembly first (lzw-wasm.ts): its output lives in the module's memory until the next
+    // Native first (native.ts): straight into the output buffer, no copy in or out.
+    const native = decodeLzwNative(input, budget, tooLarge, corrupt, nativeBlocks ? this.outputFor(LZW_SEED + budget + 8) : undefined);
+    if (native) return native;
+    // Then WebAssembly (lzw-wasm.ts): its output lives in the module's memory until the next
     // block, which is what `outputFor` promises when the caller allows reuse; otherwise a copy.
     const decoded = decodeLzwWasm(input, budget, tooLarge, corrupt);
-    if (decoded) return this.reusing ? decoded : new Uint8Array(decoded);
+    if (decoded) {
+      if (this.reusing) return decoded;
+      const out = this.outputFor(decoded.length).subarray(0, decoded.length);
+      out.set(decoded);
+      return out;
+    }
     return decodeLzw(input, budget, tooLarge, corrupt, this.outputFor(LZW_SEED + budget + 8));
   }
 }
@@ -617,6 +648,20 @@ export function decodeLzw(input: Uint8Array, limit: number, tooLarge: () => Erro
   return buffer.subarray(SEED, pos);
 }
 
+/**
+ * decodeLzw with the native decoder (native.ts, the same algorithm in C), into `output` when it
+ * holds 256 + `limit` + 8 bytes; null where the binding is not built.
+ */
+export function decodeLzwNative(input: Uint8Array, limit: number, tooLarge: () => Error, corrupt: (why: string) => Error, output?: Uint8Array): Uint8Array | null {
+  if (!nativeBlocks) return null;
+  const out = output && output.length >= LZW_SEED + limit + 8 ? output : outputBuffer(LZW_SEED + limit + 8);
+  const written = nativeBlocks.decodeLzw(input, out, limit);
+  if (written >= 0) return out.subarray(LZW_SEED, LZW_SEED + written);
+  if (written === -1) throw tooLarge();
+  const bad = -written - 2;
+  throw corrupt(`invalid code ${Math.floor(bad / 4097)} (next free code ${bad % 4097})`);
+}
+
 /** Swaps each `size`-byte sample of `bytes` in place (big-endian ↔ little-endian). */
 function swapBytes(bytes: Uint8Array, size: number): void {
   const count = Math.floor(bytes.length / size);
@@ -677,7 +722,8 @@ function accumulateRows(bytes: Uint8Array, rows: number, rowSamples: number, str
   if (bytesPerSample === 1) {
     accumulate8(bytes, rows, rowSamples, stride);
   } else if (bytesPerSample === 2) {
-    accumulate16(new Uint16Array(bytes.buffer, bytes.byteOffset, count), rows, rowSamples, stride);
+    if (nativeBlocks) nativeBlocks.accumulate16(bytes, rows, rowSamples, stride);
+    else accumulate16(new Uint16Array(bytes.buffer, bytes.byteOffset, count), rows, rowSamples, stride);
   } else if (bytesPerSample === 4) {
     accumulate32(new Uint32Array(bytes.buffer, bytes.byteOffset, count), rows, rowSamples, stride);
   } else {

@@ -28,6 +28,7 @@ import {
   type BlockDecoderParameters,
 } from './decoders.js';
 import { guardTiff, type IfdSummary } from './guard.js';
+import { nativeBlocks } from './native.js';
 import { BlockCache, type BlockPiece, type SampleArray } from './block-cache.js';
 
 export interface OpenTiffOptions extends ByteSourceOptions {
@@ -467,6 +468,29 @@ function copyU16x4Differenced(src: Uint16Array, c: BandCopy, lead: number, sampl
   }
 }
 
+/** Geometry handed to the native copy (native.ts), reused from call to call. */
+const nativeGeometry = new Int32Array(8);
+
+/**
+ * Samples of a pixel-interleaved uint16 block into Float32 bands with the native loop
+ * (native.ts), `lead` as in copyU16x4Differenced or -1 for a block with the predictor undone.
+ * False where the binding is not built: the caller then uses the JavaScript loops, which give the
+ * same values.
+ */
+function copyU16Native(src: Uint16Array, c: BandCopy, lead: number, samples: readonly number[], out: readonly Float32Array[], valid: Uint8Array, nodata: number): boolean {
+  if (!nativeBlocks) return false;
+  nativeGeometry[0] = c.src;
+  nativeGeometry[1] = c.srcRow;
+  nativeGeometry[2] = c.step;
+  nativeGeometry[3] = c.dst;
+  nativeGeometry[4] = c.dstRow;
+  nativeGeometry[5] = c.rows;
+  nativeGeometry[6] = c.cols;
+  nativeGeometry[7] = lead;
+  nativeBlocks.copyU16(src, nativeGeometry, Int32Array.from(samples), out as Float32Array[], valid, nodata);
+  return true;
+}
+
 function copyBand(view: SampleView, c: BandCopy, dst: Float32Array, valid: Uint8Array, nodata: number): void {
   switch (view.kind) {
     case 'u8': return copyU8(view.values, c, dst, valid, nodata);
@@ -745,11 +769,12 @@ export class TiffScene {
     // A window inside the image whose blocks are all present gets every output value written by
     // the blocks: its arrays need not be zeroed first (zeroing them costs as much as a quarter of
     // the copying). Otherwise new arrays are zeros already, filled only for another nodata value.
+    // Arrays given (`into`) may hold an earlier window's values: filled like new ones.
     const complete = writesEveryPixel(level.ifd, window, bandIndices);
     const bands = into
-      ? into.bands.map((b) => (complete || fill === 0 ? b : b.fill(fill)))
+      ? into.bands.map((b) => (complete ? b : b.fill(fill)))
       : bandIndices.map(() => (complete ? uninitializedFloat32(size) : fill === 0 ? new Float32Array(size) : new Float32Array(size).fill(fill)));
-    const valid = into ? into.valid : complete ? Buffer.allocUnsafeSlow(size) : new Uint8Array(size);
+    const valid = into ? (complete ? into.valid : into.valid.fill(0)) : complete ? Buffer.allocUnsafeSlow(size) : new Uint8Array(size);
     await this.readLevel(level, window, bandIndices, bands, valid, this.nodataRaw);
     if (level.mask) {
       const mask = new Float32Array(size);
@@ -871,7 +896,9 @@ export class TiffScene {
       // The decoded block is copied out before the next block is decoded: the decoder may reuse
       // its buffer.
       // A block that goes into the cache needs a buffer of its own, with the predictor undone.
-      const result = level.decoder.decodeBytes(stored, { undoHorizontalPredictor: !fused, reuseOutput: !cache });
+      // A cached block is decoded into the buffer of one the cache let go, where there is one.
+      const output = cache?.takeSpare(level.decoder.parameters.maxDecodedBytes);
+      const result = level.decoder.decodeBytes(stored, { undoHorizontalPredictor: !fused, reuseOutput: !cache, ...(output ? { output } : {}) });
       decoded = result instanceof Promise ? await result : result;
     } catch (error) {
       if (error instanceof OrewatchError) throw error;
@@ -891,7 +918,8 @@ export class TiffScene {
     }
     if (rowStart >= r1 || c0 >= c1) return;
     const nodataValue = nodata ?? Number.NaN;
-    if (view.kind === 'u16' && samples.length === 4) {
+    // Any number of uint16 samples natively; four in JavaScript where the binding is not built.
+    if (view.kind === 'u16' && (samples.length === 4 || nativeBlocks)) {
       const dsts = samples.map((t) => out[t.outIndex]).filter((d): d is Float32Array => d !== undefined);
       const pixels: BandCopy = {
         src: ((rowStart - blockRow0) * bw + (c0 - blockCol0)) * samplesPerPixel,
@@ -903,6 +931,7 @@ export class TiffScene {
         cols: c1 - c0,
       };
       const offsets = samples.map((t) => t.sample);
+      if (copyU16Native(view.values, pixels, fused ? c0 - blockCol0 : -1, offsets, dsts, valid, nodataValue)) return;
       if (fused) copyU16x4Differenced(view.values, pixels, c0 - blockCol0, offsets, dsts, valid, nodataValue);
       else copyU16x4(view.values, pixels, offsets, dsts, valid, nodataValue);
       return;
@@ -951,6 +980,11 @@ export class TiffScene {
       rows: r1 - r0,
       cols: c1 - c0,
     };
+    if (view.kind === 'u16' && samples.every((t) => out[t.outIndex] !== undefined)) {
+      const bands = samples.map((t) => out[t.outIndex] as Float32Array);
+      const offsets = samples.map((t) => t.sample);
+      if (copyU16Native(view.values, pixels, -1, offsets, bands, valid, nodataValue)) return;
+    }
     if (view.kind === 'u16' && samples.length > 1 && samples.every((t) => out[t.outIndex] !== undefined)) {
       copyU16xN(view.values, pixels, samples.map((t) => t.sample), samples.map((t) => out[t.outIndex] as Float32Array), valid, nodataValue);
       return;
