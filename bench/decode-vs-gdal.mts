@@ -17,11 +17,17 @@
 //   pair at once (rasterio releases the GIL while GDAL reads);
 // - ours 1 thread: TiffScene.readWindow in this thread (Float32 per band + `valid`);
 // - ours 1 worker: openScene() (one decode worker; pixels transferred back);
-// - ours 2 workers: openScene({ decodeThreads: 2 }): each window split across the two workers;
+// - ours 2 workers: openScene({ decodeThreads: 2 }), the better of two ways, as for GDAL: the
+//   windows of a pair one after the other, each split across the two workers ("split"), and
+//   both windows of a pair at once ("pair", as GDAL's two Python threads);
 // - before: the reader as it was before issue 7 (a copy of geodata/tiff in
 //   bench/.cache/decode/before-reader, made with --snapshot-before GIT_REV), one thread, on every
 //   --before-every'th pair only (it is slow), its ratio taken against GDAL 1 thread on the same
 //   pairs.
+// Output memory: by default every reader reads window after window into the same arrays, one
+// set per window size (and per thread): GDAL through rasterio's `out=`, ours through
+// ReadWindowOptions.reuse (TiffScene's `into` in this thread); the reader before issue 7 had no
+// such option. --fresh gives every read new arrays instead, in every reader.
 // GDAL's block cache is limited to 256 MB; no block is read by two windows; the first pair warms
 // every reader up (JIT, decode workers) and is left out. Before timing, a sample of windows is
 // decoded by every reader and compared with GDAL's (per-band sums). Besides wall-clock Mpx/s the
@@ -29,7 +35,7 @@
 // other processes on a shared machine distorts far less.
 //
 //   node --import tsx bench/decode-vs-gdal.mts [--scenario DIR] [--block 512] [--window 1024]
-//     [--codecs deflate,zstd,lzw] [--windows N] [--before-every 8] [--snapshot-before GIT_REV]
+//     [--codecs deflate,zstd,lzw] [--windows N] [--before-every 8] [--snapshot-before GIT_REV] [--fresh]
 // Prints figures; never fails on them.
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -39,8 +45,9 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { openScene } from '../geodata/scene-reader.js';
 import { zstdBackend } from '../geodata/tiff/decoders.js';
-import { TiffScene } from '../geodata/tiff/tiff-reader.js';
-import type { PixelWindow } from '../geodata/types.js';
+import { inflateBackend } from '../geodata/tiff/native.js';
+import { TiffScene, type RawWindow } from '../geodata/tiff/tiff-reader.js';
+import type { PixelWindow, WindowPixels } from '../geodata/types.js';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -56,6 +63,7 @@ const codecs = option('codecs', 'deflate,zstd,lzw').split(',');
 const windowLimit = Number(option('windows', '0'));
 const beforeEvery = Number(option('before-every', '8'));
 const snapshotRev = option('snapshot-before', '');
+const fresh = process.argv.includes('--fresh');
 const cacheDir = join(root, 'bench', '.cache', 'decode');
 const beforeDir = join(cacheDir, 'before-reader', 'tiff');
 const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -139,6 +147,17 @@ from rasterio.windows import Window
 
 pool = ThreadPoolExecutor(2)
 handles = {}
+fresh = FRESH
+outs = {}
+
+def read(ds, w, slot):
+    if fresh:
+        return ds.read(window=w)
+    key = (slot, int(w.height), int(w.width))
+    out = outs.get(key)
+    if out is None:
+        out = outs[key] = np.empty((ds.count, int(w.height), int(w.width)), dtype=ds.dtypes[0])
+    return ds.read(window=w, out=out)
 
 def answer(obj):
     sys.stdout.write(json.dumps(obj) + "\n"); sys.stdout.flush()
@@ -158,9 +177,9 @@ for line in sys.stdin:
         wins = [Window(*w) for w in cmd["windows"]]
         t0, c0 = time.perf_counter(), time.process_time()
         if len(datasets) == 1:
-            for w in wins: datasets[0].read(window=w)
+            for w in wins: read(datasets[0], w, 0)
         else:
-            list(pool.map(lambda job: job[0].read(window=job[1]), [(datasets[i % 2], w) for i, w in enumerate(wins)]))
+            list(pool.map(lambda job: read(job[0], job[1], job[2]), [(datasets[i % 2], w, i % 2) for i, w in enumerate(wins)]))
         answer({"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0})
     elif op == "sums":
         with rasterio.open(cmd["file"]) as ds:
@@ -175,7 +194,7 @@ class Gdal {
   private readonly lines: AsyncIterator<string>;
 
   constructor() {
-    this.child = spawn(python, ['-c', GDAL_SERVER], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, GDAL_CACHEMAX: '256' } });
+    this.child = spawn(python, ['-c', GDAL_SERVER.replace('FRESH', fresh ? 'True' : 'False')], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, GDAL_CACHEMAX: '256' } });
     this.child.stderr.on('data', (d: Buffer) => process.stderr.write(d));
     this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
   }
@@ -223,17 +242,29 @@ function gdalReader(gdal: Gdal, mode: 'one' | 'all_cpus' | 'py_threads'): Reader
   };
 }
 
-interface WindowReader {
-  readWindow(window: PixelWindow, bandIndices: number[]): Promise<unknown>;
+/** Reads one window, given the output of its last read of the same size (null: none yet, or --fresh). */
+interface WindowReader<T> {
+  readWindow(window: PixelWindow, previous: T | null): Promise<T>;
   close(): Promise<void>;
 }
 
-function timed(reader: WindowReader): OpenReader {
+/**
+ * Times reads of the windows of a pair: one after the other, or (`together`, as GDAL's two
+ * Python threads do) both at once, each reusing the output of the last read of its slot.
+ */
+function timed<T>(reader: WindowReader<T>, together = false): OpenReader {
+  const last = new Map<string, T>();
+  const readOne = async (w: PixelWindow, slot: number): Promise<void> => {
+    const key = `${slot}:${w.width}x${w.height}`;
+    const out = await reader.readWindow(w, fresh ? null : (last.get(key) ?? null));
+    if (!fresh) last.set(key, out);
+  };
   return {
     async read(list) {
       const t0 = performance.now();
       const c0 = process.cpuUsage();
-      for (const w of list) await reader.readWindow(w, BANDS);
+      if (together) await Promise.all(list.map((w, i) => readOne(w, i)));
+      else for (const w of list) await readOne(w, 0);
       const cpu = process.cpuUsage(c0);
       return { seconds: (performance.now() - t0) / 1000, cpu: (cpu.user + cpu.system) / 1e6 };
     },
@@ -241,19 +272,28 @@ function timed(reader: WindowReader): OpenReader {
   };
 }
 
-const ours1: Reader = async (file) => timed(await TiffScene.open(file));
+const ours1: Reader = async (file) => {
+  const scene = await TiffScene.open(file);
+  return timed<RawWindow>({ readWindow: (w, previous) => scene.readWindow(w, BANDS, null, previous ?? undefined), close: () => scene.close() });
+};
 
-function oursWorkers(threads: number): Reader {
+function oursWorkers(threads: number, together = false): Reader {
   return async (file) => {
     const scene = await openScene(file, { decodeThreads: threads });
-    return timed({ readWindow: (w) => scene.readWindow(w), close: () => scene.close() });
+    return timed<WindowPixels>({ readWindow: (w, previous) => scene.readWindow(w, undefined, previous ? { reuse: previous } : {}), close: () => scene.close() }, together);
   };
 }
 
 let before: Reader | null = null;
 if (existsSync(join(beforeDir, 'tiff-reader.ts'))) {
-  const module = (await import(pathToFileURL(join(beforeDir, 'tiff-reader.ts')).href)) as { TiffScene: { open(file: string): Promise<WindowReader> } };
-  before = async (file) => timed(await module.TiffScene.open(file));
+  // The reader before issue 7 had no output arrays to reuse: new arrays every read.
+  const module = (await import(pathToFileURL(join(beforeDir, 'tiff-reader.ts')).href)) as {
+    TiffScene: { open(file: string): Promise<{ readWindow(w: PixelWindow, b: number[]): Promise<unknown>; close(): Promise<void> }> };
+  };
+  before = async (file) => {
+    const scene = await module.TiffScene.open(file);
+    return timed<unknown>({ readWindow: (w) => scene.readWindow(w, BANDS), close: () => scene.close() });
+  };
 }
 
 /** Per-band sums of some windows, for the exactness check. */
@@ -267,7 +307,7 @@ async function oursSums(scene: { readWindow(w: PixelWindow, b: number[]): Promis
 // Run.
 
 const gdal = new Gdal();
-console.log(`${width} × ${height} × 4 bands uint16, blocks ${blockSize}, windows ${windowSize} (${windows.length} of ${allWindows.length}, ${megapixels(windows).toFixed(0)} Mpx per reader and file), interleaved by pairs of windows; ${availableParallelism()} cores; ZSTD decoder: ${zstdBackend}`);
+console.log(`${width} × ${height} × 4 bands uint16, blocks ${blockSize}, windows ${windowSize} (${windows.length} of ${allWindows.length}, ${megapixels(windows).toFixed(0)} Mpx per reader and file), interleaved by pairs of windows; ${availableParallelism()} cores; DEFLATE decoder: ${inflateBackend}; ZSTD decoder: ${zstdBackend}; output arrays: ${fresh ? 'new for every read (--fresh)' : 'reused from read to read'}`);
 
 // Exactness first: the same windows must give the same per-band sums in every reader.
 const checkWindows = sample(5);
@@ -286,7 +326,7 @@ for (const codec of codecs) {
 }
 console.log('checked: every reader decodes 5 sample windows of each file to GDAL\'s per-band sums');
 
-type Column = 'gdal1' | 'gdalCpus' | 'gdalThreads' | 'ours1' | 'oursW1' | 'oursW2';
+type Column = 'gdal1' | 'gdalCpus' | 'gdalThreads' | 'ours1' | 'oursW1' | 'oursW2' | 'oursW2Pair';
 const COLUMNS: [Column, Reader][] = [
   ['gdal1', gdalReader(gdal, 'one')],
   ['gdalCpus', gdalReader(gdal, 'all_cpus')],
@@ -294,6 +334,7 @@ const COLUMNS: [Column, Reader][] = [
   ['ours1', ours1],
   ['oursW1', oursWorkers(1)],
   ['oursW2', oursWorkers(2)],
+  ['oursW2Pair', oursWorkers(2, true)],
 ];
 const figures = new Map<string, number>();
 
@@ -343,11 +384,12 @@ const get = (codec: string, column: string): number => figures.get(`${codec}/${c
 const f = (v: number): string => (Number.isNaN(v) ? '—' : v.toFixed(1)).padStart(7);
 const r = (v: number): string => (Number.isNaN(v) ? '—' : `${v.toFixed(2)}×`).padStart(7);
 console.log(`\nMpx/s (pixels of 4 bands) over ${megapixels(pairs.slice(1).flat()).toFixed(0)} Mpx per reader and file (before: every ${beforeEvery}th pair); ratios against GDAL in this run, interleaved`);
-console.log('codec    GDAL 1t  GDAL 2c  (NUM_THREADS / 2 threads)   before   ratio   ours 1t   ratio   ours 1w   ours 2w   ratio');
+console.log('codec    GDAL 1t  GDAL 2c  (NUM_THREADS / 2 threads)   before   ratio   ours 1t   ratio   ours 1w   ours 2w  (split / pair)   ratio');
 for (const codec of codecs) {
   const g1 = get(codec, 'gdal1');
   const gAll = Math.max(get(codec, 'gdalCpus'), get(codec, 'gdalThreads'));
-  console.log(`${codec.padEnd(8)} ${f(g1)}  ${f(gAll)}  (${f(get(codec, 'gdalCpus'))} / ${f(get(codec, 'gdalThreads'))})        ${f(get(codec, 'before'))} ${r(get(codec, 'before') / get(codec, 'gdal1Sample'))}   ${f(get(codec, 'ours1'))} ${r(get(codec, 'ours1') / g1)}   ${f(get(codec, 'oursW1'))}   ${f(get(codec, 'oursW2'))} ${r(get(codec, 'oursW2') / gAll)}`);
+  const w2 = Math.max(get(codec, 'oursW2'), get(codec, 'oursW2Pair'));
+  console.log(`${codec.padEnd(8)} ${f(g1)}  ${f(gAll)}  (${f(get(codec, 'gdalCpus'))} / ${f(get(codec, 'gdalThreads'))})        ${f(get(codec, 'before'))} ${r(get(codec, 'before') / get(codec, 'gdal1Sample'))}   ${f(get(codec, 'ours1'))} ${r(get(codec, 'ours1') / g1)}   ${f(get(codec, 'oursW1'))}   ${f(w2)}  (${f(get(codec, 'oursW2'))} / ${f(get(codec, 'oursW2Pair'))}) ${r(w2 / gAll)}`);
 }
 console.log('\nThe same per CPU-second (user + system time of every thread of the reader\'s process), which the load of other processes distorts far less:');
 console.log('codec    GDAL 1t   before   ratio   ours 1t   ratio   ours 1w   ratio');
@@ -355,4 +397,4 @@ for (const codec of codecs) {
   const g1 = get(codec, 'gdal1/cpu');
   console.log(`${codec.padEnd(8)} ${f(g1)}  ${f(get(codec, 'before/cpu'))} ${r(get(codec, 'before/cpu') / get(codec, 'gdal1Sample/cpu'))}   ${f(get(codec, 'ours1/cpu'))} ${r(get(codec, 'ours1/cpu') / g1)}   ${f(get(codec, 'oursW1/cpu'))} ${r(get(codec, 'oursW1/cpu') / g1)}`);
 }
-console.log('\nratios: before and ours 1t / 1w against GDAL 1 thread (before: on the same sample of pairs); ours 2w against GDAL\'s best with both cores');
+console.log('\nratios: before and ours 1t / 1w against GDAL 1 thread (before: on the same sample of pairs); ours 2w (the better of split and pair) against GDAL\'s best with both cores');

@@ -8,17 +8,32 @@
 // (TiffScene in this thread, openScene with one and with two decode workers) must give exactly
 // those values, on whole images, on windows that start mid-tile and on windows partly outside.
 // Skipped, with a message, where gdal_translate or python3-rasterio is missing.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openScene, splitRows } from '../geodata/scene-reader.js';
 import { TiffScene } from '../geodata/tiff/tiff-reader.js';
-import type { PixelWindow } from '../geodata/types.js';
+import type { PixelWindow, WindowPixels } from '../geodata/types.js';
+import { decodeDigests, type DigestJob } from './helpers/decode-digest.js';
 import { rejection } from './helpers/scenes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+const dirOfHelpers = path.join(here, 'helpers');
+
+/** Runs a TypeScript file with tsx in another Node process; its stdout, or a rejection with its stderr. */
+function runNode(args: string[], env: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { env: { ...process.env, ...env }, cwd: path.join(here, '..') });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}: ${err}`))));
+  });
+}
 const dir = path.join(here, '.tmp', 'tiff-gdal-decode');
 const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
@@ -199,6 +214,55 @@ describe.skipIf(missing !== null)('the decoders against GDAL, pixel by pixel', (
     }
   });
 
+  it('without the block cache (blocks decoded once, predictor undone while copying) every pixel is as GDAL decodes it', async () => {
+    const saved = process.env.OREWATCH_DECODE_CACHE_MB;
+    process.env.OREWATCH_DECODE_CACHE_MB = '0';
+    try {
+      for (const file of Object.keys(FIXTURES)) {
+        const e = expected.get(file);
+        if (!e) throw new Error(`no GDAL decode of ${file}`);
+        const scene = await TiffScene.open(path.join(dir, file));
+        try {
+          const all = Array.from({ length: e.bands }, (_, i) => i);
+          for (const window of windowsOf(e)) {
+            for (const bands of [all, all.slice(0, 4), [e.bands - 1, 0]]) {
+              const px = await scene.readWindow(window, bands);
+              expect(differences(e, window, bands, px.bands, px.valid, scene.info.nodata), `${file} ${JSON.stringify(window)} bands ${bands.join(',')}`).toEqual([]);
+            }
+          }
+        } finally {
+          await scene.close();
+        }
+      }
+    } finally {
+      if (saved === undefined) delete process.env.OREWATCH_DECODE_CACHE_MB;
+      else process.env.OREWATCH_DECODE_CACHE_MB = saved;
+    }
+  });
+
+  it('the native binding and the JavaScript fallback (OREWATCH_NATIVE=0, another process) read the same pixels', async () => {
+    // This process decodes with whatever native.ts loaded (libdeflate and the native loops where
+    // `npm install` built them), the child with Node's zlib and the JavaScript loops; with the
+    // block cache (small, so that blocks are evicted and their buffers reused) and without.
+    const jobs: DigestJob[] = Object.keys(FIXTURES).map((file) => {
+      const e = expected.get(file) as Decoded;
+      const all = Array.from({ length: e.bands }, (_, i) => i);
+      return { file: path.join(dir, file), windows: windowsOf(e), subsets: [all, [e.bands - 1, 0]] };
+    });
+    const saved = process.env.OREWATCH_DECODE_CACHE_MB;
+    try {
+      for (const cacheMb of ['0.05', '0']) {
+        process.env.OREWATCH_DECODE_CACHE_MB = cacheMb;
+        const here = await decodeDigests(jobs);
+        const child = await runNode([path.join(dirOfHelpers, 'decode-digest.ts'), JSON.stringify(jobs)], { OREWATCH_NATIVE: '0', OREWATCH_DECODE_CACHE_MB: cacheMb });
+        expect(JSON.parse(child) as string[], `cache ${cacheMb} MB`).toEqual(here);
+      }
+    } finally {
+      if (saved === undefined) delete process.env.OREWATCH_DECODE_CACHE_MB;
+      else process.env.OREWATCH_DECODE_CACHE_MB = saved;
+    }
+  }, 120_000);
+
   it.each([1, 2])('openScene with %i decode worker(s) gives the same pixels', async (decodeThreads) => {
     for (const file of ['deflate_pred2.tif', 'lzw_pred2_bigendian.tif', 'nbits14.tif', 'sparse_nodata_lzw.tif', 'zstd_pred2_cog.tif']) {
       const e = expected.get(file);
@@ -210,6 +274,25 @@ describe.skipIf(missing !== null)('the decoders against GDAL, pixel by pixel', (
           const px = await scene.readWindow(window);
           const arrays = scene.info.bands.map((b) => px.bands[b] ?? new Float32Array());
           expect(differences(e, window, bands, arrays, px.valid, scene.info.nodata), `${file} ${JSON.stringify(window)}`).toEqual([]);
+        }
+        // Reading into the arrays of the previous read (reuse): windows inside, over the
+        // corner and above the image, so values and validity of an earlier window must not stay.
+        const same = [
+          { col: 37, row: 23, width: 101, height: 90 },
+          { col: e.width - 50, row: e.height - 20, width: 101, height: 90 },
+          { col: -10, row: -5, width: 101, height: 90 },
+          { col: 60, row: 40, width: 101, height: 90 },
+        ];
+        let previous: WindowPixels | undefined;
+        for (const window of same) {
+          // Moved memory cannot go to two workers at once: with two, only shared memory is reused.
+          const expectReuse = previous !== undefined && (decodeThreads === 1 || previous.valid.buffer instanceof SharedArrayBuffer);
+          const px: WindowPixels = await scene.readWindow(window, undefined, previous ? { reuse: previous } : {});
+          const arrays = scene.info.bands.map((b) => px.bands[b] ?? new Float32Array());
+          expect(differences(e, window, bands, arrays, px.valid, scene.info.nodata), `reused: ${file} ${JSON.stringify(window)}`).toEqual([]);
+          // The same memory: shared arrays come back as they are, others were moved (detached).
+          if (previous && expectReuse) expect(px.valid === previous.valid || previous.valid.byteLength === 0, 'reused').toBe(true);
+          previous = px;
         }
         // Windows read at once go to the least busy worker; results do not depend on the order.
         const windows = windowsOf(e);

@@ -3,8 +3,8 @@
  * messages from scene-reader.ts. Untrusted files are parsed and decoded only here, so a file that
  * hangs or exhausts memory takes down this thread, never the main process.
  *
- * Pixel buffers go back as transferables (no copy), or are written straight into shared memory
- * the caller passed (`readInto`: several workers filling the horizontal bands of one window).
+ * Pixels are written straight into shared memory the caller passed (`readInto`: one worker
+ * filling a window, or several filling its horizontal bands).
  */
 import { parentPort } from 'node:worker_threads';
 import { OrewatchError, type ErrorKind } from '../../errors/index.js';
@@ -13,7 +13,6 @@ import { TiffScene, type RawWindow } from './tiff-reader.js';
 
 export type WorkerRequest =
   | { id: number; op: 'open'; uri: string; bandNames?: string[]; requestTimeoutMs: number }
-  | { id: number; op: 'read'; window: PixelWindow; bands: number[]; overview: number | null }
   /** A read whose pixels go into `into`: views of SharedArrayBuffers the caller also holds. */
   | { id: number; op: 'readInto'; window: PixelWindow; bands: number[]; overview: number | null; into: RawWindow }
   | { id: number; op: 'close' };
@@ -27,7 +26,6 @@ export interface SerializedError {
 
 export type WorkerResponse =
   | { id: number; ok: true; op: 'open'; info: SceneInfo; blockHeights: number[]; bytesRead: number }
-  | { id: number; ok: true; op: 'read'; bands: Float32Array[]; valid: Uint8Array; bytesRead: number }
   | { id: number; ok: true; op: 'readInto'; bytesRead: number }
   | { id: number; ok: true; op: 'close' }
   | { id: number; ok: false; error: SerializedError };
@@ -50,7 +48,7 @@ function serialize(error: unknown): SerializedError {
   };
 }
 
-async function handle(request: WorkerRequest): Promise<{ response: WorkerResponse; transfer: ArrayBuffer[] }> {
+async function handle(request: WorkerRequest): Promise<WorkerResponse> {
   switch (request.op) {
     case 'open': {
       currentUri = request.uri;
@@ -63,26 +61,17 @@ async function handle(request: WorkerRequest): Promise<{ response: WorkerRespons
       // between decode workers without decoding a block twice.
       const opened = scene;
       const blockHeights = [opened.blockHeight(null), ...opened.info.overviews.map((_, i) => opened.blockHeight(i))];
-      return { response: { id: request.id, ok: true, op: 'open', info: scene.info, blockHeights, bytesRead: scene.bytesRead }, transfer: [] };
-    }
-    case 'read': {
-      if (!scene) throw new OrewatchError('SCENE.CLOSED', 'No scene is open in this decode worker', { kind: 'internal' });
-      const result = await scene.readWindow(request.window, request.bands, request.overview);
-      const transfer = [...result.bands.map((b) => b.buffer as ArrayBuffer), result.valid.buffer as ArrayBuffer];
-      return {
-        response: { id: request.id, ok: true, op: 'read', bands: result.bands, valid: result.valid, bytesRead: scene.bytesRead },
-        transfer,
-      };
+      return { id: request.id, ok: true, op: 'open', info: scene.info, blockHeights, bytesRead: scene.bytesRead };
     }
     case 'readInto': {
       if (!scene) throw new OrewatchError('SCENE.CLOSED', 'No scene is open in this decode worker', { kind: 'internal' });
       await scene.readWindow(request.window, request.bands, request.overview, request.into);
-      return { response: { id: request.id, ok: true, op: 'readInto', bytesRead: scene.bytesRead }, transfer: [] };
+      return { id: request.id, ok: true, op: 'readInto', bytesRead: scene.bytesRead };
     }
     case 'close': {
       if (scene) await scene.close();
       scene = null;
-      return { response: { id: request.id, ok: true, op: 'close' }, transfer: [] };
+      return { id: request.id, ok: true, op: 'close' };
     }
   }
 }
@@ -91,7 +80,7 @@ const port = parentPort;
 if (port) {
   port.on('message', (request: WorkerRequest) => {
     handle(request).then(
-      ({ response, transfer }) => port.postMessage(response, transfer),
+      (response) => port.postMessage(response),
       (error: unknown) => port.postMessage({ id: request.id, ok: false, error: serialize(error) } satisfies WorkerResponse),
     );
   });
