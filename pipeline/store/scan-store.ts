@@ -131,8 +131,15 @@ export async function savePlan(tx: Queryable, scanId: string, plan: Record<strin
   return true;
 }
 
-export async function pendingWindows(db: Queryable, scanId: string): Promise<number[]> {
-  const { rows } = await db.query<{ idx: number }>(`SELECT idx FROM scan_windows WHERE scan_id = $1 AND status = 'pending' ORDER BY idx`, [scanId]);
+/**
+ * Indices of the windows not done yet: by index, or, with `bandPx`, in the scan's reading order
+ * (readingOrder in pipeline/scan/detect-window.ts: bands `bandPx` wide, each top to bottom), the
+ * order they are queued in so that a worker's decoded-block cache holds the tiles its next
+ * windows need.
+ */
+export async function pendingWindows(db: Queryable, scanId: string, bandPx?: number): Promise<number[]> {
+  const order = bandPx && bandPx > 0 ? `ORDER BY col / ${Math.floor(bandPx)}, "row", col, idx` : 'ORDER BY idx';
+  const { rows } = await db.query<{ idx: number }>(`SELECT idx FROM scan_windows WHERE scan_id = $1 AND status = 'pending' ${order}`, [scanId]);
   return rows.map((r) => r.idx);
 }
 

@@ -14,7 +14,7 @@ import type { Grid } from '../../geodata/types.js';
 import { createChangeAccumulator } from '../../geodata/vectorize.js';
 import type { Calibration, Detector } from '../../models/detector.js';
 import { detectorForScan } from '../../models/registry.js';
-import { createPairPlan, detectWindow, samplePair, windowsBounds, type PairPlan } from '../../pipeline/scan/detect-window.js';
+import { READING_BAND_WINDOWS, createPairPlan, detectWindow, samplePair, windowsBounds, type PairPlan } from '../../pipeline/scan/detect-window.js';
 import { classifySites, DEFAULT_WINDOW_SIZE, extractSites, scanWindows } from '../../pipeline/scan/stages.js';
 import { decodeWindowResult, encodeWindowResult } from '../../pipeline/scan/window-codec.js';
 import { lockAlerts, saveScan } from '../../pipeline/store/alert-store.js';
@@ -129,7 +129,10 @@ export async function calibrateScan(ctx: JobContext, scanId: string): Promise<Re
     scan = (await loadScan(ctx.db, scanId))!;
   }
   if (scan.status !== 'detecting') return { skipped: scan.status };
-  const pending = await pendingWindows(ctx.db, scanId);
+  // Queued in reading order, as an embedded scan reads them: a worker then finds most of a
+  // window's tiles (and its halo's) still in its decoded-block cache.
+  const bandPx = ((scan.plan as unknown as StoredPlan | null)?.windowSize ?? DEFAULT_WINDOW_SIZE) * READING_BAND_WINDOWS;
+  const pending = await pendingWindows(ctx.db, scanId, bandPx);
   if (pending.length > 0) await enqueueWindows(ctx.queues, scanId, pending);
   else await enqueue(ctx.queues, 'finalize', { scanId });
   return { windows: scan.windows_total, queued: pending.length };
