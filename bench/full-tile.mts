@@ -1,6 +1,6 @@
 // The whole pipeline on a full Sentinel-2-sized tile pair (issue 7).
 //
-// Makes once (cached under bench/.cache/full-tile-<size>/) a generated pair of <size>×<size> px
+// Makes once (cached under bench/.cache/full-tile-<size>-scl/) a generated pair of <size>×<size> px
 // with six 10 m bands plus SCL, written as COGs by GDAL (DEFLATE, predictor 2, 512 px blocks,
 // overviews: what Sentinel-2 L2A COGs look like), then runs `orewatch scan` on it:
 //   embedded     one process, the embedded store (created before the timed run);
@@ -40,8 +40,8 @@ const size = Number(args.size);
 const windowSize = Number(args['window-size']);
 const runs = new Set(String(args.runs).split(','));
 const root = resolve(import.meta.dirname, '..');
-const cache = join(root, 'bench', '.cache', `full-tile-${size}`);
-const scenario = join(root, 'bench', '.cache', `scenario-${size}`);
+const cache = join(root, 'bench', '.cache', `full-tile-${size}-scl`);
+const scenario = join(root, 'bench', '.cache', `scenario-${size}-scl`);
 const work = join(cache, 'work');
 const cli = join(root, 'bin', 'orewatch.mjs');
 mkdirSync(work, { recursive: true });
@@ -51,7 +51,7 @@ mkdirSync(work, { recursive: true });
 
 if (!existsSync(join(scenario, 'manifest.json'))) {
   const t0 = performance.now();
-  await generateScenario({ seed: 5490, size, outDir: scenario });
+  await generateScenario({ seed: 5490, size, outDir: scenario, withScl: true });
   console.log(`generated the ${size}×${size} scenario in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
 const cogs = { before: join(cache, 'before.cog.tif'), after: join(cache, 'after.cog.tif') };

@@ -24,7 +24,7 @@ function nodeGyp() {
 }
 
 function fallback(why) {
-  process.stderr.write(`orewatch: the native block decoder was not built (${why}); DEFLATE blocks are decoded with Node's zlib instead, about a third slower\n`);
+  process.stderr.write(`orewatch: the native block decoder was not built (${why}); blocks are decoded with Node's zlib and JavaScript instead: the same pixels, about half as fast\n`);
   process.exit(0);
 }
 
