@@ -13,7 +13,7 @@ import type { ReferenceLayer } from '../geodata/reference-layers/types.js';
 import { openScene, type Scene } from '../geodata/scene-reader.js';
 import { createChangeAccumulator } from '../geodata/vectorize.js';
 import type { Detector } from '../models/detector.js';
-import { createPairPlan, detectMaskedWindow, maskWindowInput, readingOrder, readWindowInput, samplePair, windowsBounds, type MaskedWindow, type WindowInput } from '../pipeline/scan/detect-window.js';
+import { createPairPlan, detectWindowInput, readingOrder, readWindowInput, samplePair, windowsBounds, type WindowInput } from '../pipeline/scan/detect-window.js';
 import { classifySites, DEFAULT_WINDOW_SIZE, extractSites, newScanId, resolveScanLayers, scanKeyFor, scanWindows, sha256OfScene } from '../pipeline/scan/stages.js';
 import { alertsToGeoJson } from '../pipeline/alerts-geojson.js';
 import { saveScan, type SaveScanResult } from '../pipeline/store/alert-store.js';
@@ -148,40 +148,21 @@ export async function runScan(options: ScanOptions, detector: Detector, progress
     lap('calibrate', t1);
     const accumulator = createChangeAccumulator(grid.width, grid.height);
     let done = 0;
-    // Windows are read in the scenes' decode worker threads: `read` is the reads' own time,
-    // `read_wait` what this thread waited for them.
+    // The next window is read (in the scenes' decode worker threads) while this one is masked and
+    // detected on this thread: `read` is the reads' own time, `read_wait` what the scan waited for them.
     const read = (index: number): Promise<WindowInput> => {
       const pending = readWindowInput(plan, windows[index]!, detector);
       pending.catch(() => undefined);
       return pending;
     };
-    // Three windows at once: while window i is detected (the network's inference runs in
-    // onnxruntime's threads), window i + 1 is masked on this thread and window i + 2 read. The
-    // stages on this thread (read_wait, mask, detect, vectorize) are kept apart: `detect` is the
-    // time this thread waited for a window's detection or did its own share of it.
     let next = windows.length > 0 ? read(0) : null;
-    const maskNext = async (index: number): Promise<MaskedWindow | null> => {
-      if (!next) return null;
+    for (let index = 0; index < windows.length; index++) {
       const tw = performance.now();
-      const input = await next;
+      const input = await next!;
       lap('read_wait', tw);
       next = index + 1 < windows.length ? read(index + 1) : null;
-      const masked = maskWindowInput(plan, input);
-      seconds.mask = (seconds.mask ?? 0) + masked.maskSeconds;
-      return masked;
-    };
-    let masked = await maskNext(0);
-    for (let index = 0; index < windows.length && masked; index++) {
-      const td = performance.now();
-      const detecting = detectMaskedWindow(masked, detector, calibration);
-      detecting.catch(() => undefined);
-      const r0 = seconds.read_wait ?? 0, m0 = seconds.mask ?? 0;
-      const following = await maskNext(index + 1);
-      const result = await detecting;
-      const alongside = (seconds.read_wait ?? 0) - r0 + (seconds.mask ?? 0) - m0;
-      seconds.detect = (seconds.detect ?? 0) + Math.max(0, (performance.now() - td) / 1000 - alongside);
-      seconds.read = (seconds.read ?? 0) + result.seconds.read;
-      masked = following;
+      const result = await detectWindowInput(plan, input, detector, calibration);
+      for (const [stage, s] of Object.entries(result.seconds)) seconds[stage] = (seconds[stage] ?? 0) + s;
       const ta = performance.now();
       accumulator.addWindow(result.window, result.mask, result.prob);
       lap('vectorize', ta);

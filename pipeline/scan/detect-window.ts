@@ -60,7 +60,7 @@ export interface WindowResult {
   seconds: WindowSeconds;
 }
 
-export interface PairPixels {
+interface PairPixels {
   width: number;
   height: number;
   before: Reflectance;
@@ -198,32 +198,11 @@ export async function detectWindow(plan: PairPlan, window: PixelWindow, detector
   return detectWindowInput(plan, await readWindowInput(plan, window, detector), detector, calibration);
 }
 
-/** A window read and masked, ready for the detector. */
-export interface MaskedWindow {
-  input: WindowInput;
-  px: PairPixels;
-  maskSeconds: number;
-}
-
-/** The mask stage of a window already read (synchronous, on this thread). */
-export function maskWindowInput(plan: PairPlan, input: WindowInput): MaskedWindow {
-  const t0 = performance.now();
-  const px = maskPair(input.raw, plan.maskBaseline);
-  return { input, px, maskSeconds: (performance.now() - t0) / 1000 };
-}
-
 /** The mask and detect stages of a window already read. */
 export async function detectWindowInput(plan: PairPlan, input: WindowInput, detector: Detector, calibration: Calibration): Promise<WindowResult> {
-  return detectMaskedWindow(maskWindowInput(plan, input), detector, calibration);
-}
-
-/**
- * The detect stage of a window already masked. A scan may mask the next window on this thread
- * while the detector's inference runs in its own threads.
- */
-export async function detectMaskedWindow(masked: MaskedWindow, detector: Detector, calibration: Calibration): Promise<WindowResult> {
-  const { input, px } = masked;
   const { window, outer } = input;
+  const t0 = performance.now();
+  const px = maskPair(input.raw, plan.maskBaseline);
   const t1 = performance.now();
   const out = await detector.detect({ width: outer.width, height: outer.height, before: px.before, after: px.after, clear: px.clear }, calibration);
   const w = outer.width, h = outer.height;
@@ -256,7 +235,7 @@ export async function detectMaskedWindow(masked: MaskedWindow, detector: Detecto
   const t2 = performance.now();
   return {
     window, mask, prob, maskCounts, changePixels,
-    seconds: { read: input.readSeconds, mask: masked.maskSeconds, detect: (t2 - t1) / 1000 },
+    seconds: { read: input.readSeconds, mask: (t1 - t0) / 1000, detect: (t2 - t1) / 1000 },
   };
 }
 
