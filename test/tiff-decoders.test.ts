@@ -157,14 +157,15 @@ function outcome(decode: () => Uint8Array | null): string {
 }
 
 describe('decodeLzwWasm (the WebAssembly decoder)', () => {
+  // Codes mostly valid (below the next free code), some not; clears, ends, tight budgets.
+  const streams = fc.array(fc.oneof(
+    { weight: 12, arbitrary: fc.integer({ min: 0, max: 255 }) },
+    { weight: 12, arbitrary: fc.integer({ min: 258, max: 700 }) },
+    { weight: 1, arbitrary: fc.constant(256) },
+    { weight: 1, arbitrary: fc.integer({ min: 701, max: 4095 }) },
+  ), { minLength: 1, maxLength: 1500 });
+
   it('decodes exactly as decodeLzw does, refusals included, whatever the codes', () => {
-    // Codes mostly valid (below the next free code), some not; clears, ends, tight budgets.
-    const streams = fc.array(fc.oneof(
-      { weight: 12, arbitrary: fc.integer({ min: 0, max: 255 }) },
-      { weight: 12, arbitrary: fc.integer({ min: 258, max: 700 }) },
-      { weight: 1, arbitrary: fc.constant(256) },
-      { weight: 1, arbitrary: fc.integer({ min: 701, max: 4095 }) },
-    ), { minLength: 1, maxLength: 1500 });
     fc.assert(fc.property(streams, fc.boolean(), fc.integer({ min: 1, max: 20000 }), (codes, end, limit) => {
       const stream = lzwCodes([256, ...codes, ...(end ? [257] : [])]);
       expect(outcome(() => decodeLzwWasm(stream, limit, tooLarge, corrupt))).toBe(outcome(() => decodeLzw(stream, limit, tooLarge, corrupt)));
@@ -172,12 +173,6 @@ describe('decodeLzwWasm (the WebAssembly decoder)', () => {
   });
 
   it.skipIf(!nativeBlocks)('the native decoder (native.ts) decodes exactly as decodeLzw does, refusals included', () => {
-    const streams = fc.array(fc.oneof(
-      { weight: 12, arbitrary: fc.integer({ min: 0, max: 255 }) },
-      { weight: 12, arbitrary: fc.integer({ min: 258, max: 700 }) },
-      { weight: 1, arbitrary: fc.constant(256) },
-      { weight: 1, arbitrary: fc.integer({ min: 701, max: 4095 }) },
-    ), { minLength: 1, maxLength: 1500 });
     fc.assert(fc.property(streams, fc.boolean(), fc.integer({ min: 1, max: 20000 }), (codes, end, limit) => {
       const stream = lzwCodes([256, ...codes, ...(end ? [257] : [])]);
       // Messages compared whole: the same bad code and next free code.

@@ -51,17 +51,17 @@ static void free_decompressor(napi_env env, void *data, void *hint) {
   libdeflate_free_decompressor((struct libdeflate_decompressor *)data);
 }
 
-static int bytes_of(napi_env env, napi_value value, unsigned char **data, size_t *length) {
+/** The data and length of `value` when it is a typed array of type `want`; 0 otherwise. */
+static int typed_of(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *length) {
   bool is_typed = false;
   if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed) return 0;
   napi_typedarray_type type;
-  void *base = NULL;
-  size_t count = 0;
-  if (napi_get_typedarray_info(env, value, &type, &count, &base, NULL, NULL) != napi_ok) return 0;
-  if (type != napi_uint8_array) return 0;
-  *data = (unsigned char *)base;
-  *length = count;
-  return 1;
+  if (napi_get_typedarray_info(env, value, &type, length, data, NULL, NULL) != napi_ok) return 0;
+  return type == want;
+}
+
+static int bytes_of(napi_env env, napi_value value, unsigned char **data, size_t *length) {
+  return typed_of(env, value, napi_uint8_array, (void **)data, length);
 }
 
 static napi_value run(napi_env env, napi_callback_info info, decompress_fn fn) {
@@ -245,21 +245,7 @@ done:;
 #define MAX_COPY_SAMPLES 32
 
 static int float_array(napi_env env, napi_value value, float **data, size_t *length) {
-  bool is_typed = false;
-  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed) return 0;
-  napi_typedarray_type type;
-  void *base = NULL;
-  if (napi_get_typedarray_info(env, value, &type, length, &base, NULL, NULL) != napi_ok || type != napi_float32_array) return 0;
-  *data = (float *)base;
-  return 1;
-}
-
-static int typed_of(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *length) {
-  bool is_typed = false;
-  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed) return 0;
-  napi_typedarray_type type;
-  if (napi_get_typedarray_info(env, value, &type, length, data, NULL, NULL) != napi_ok) return 0;
-  return type == want;
+  return typed_of(env, value, napi_float32_array, (void **)data, length);
 }
 
 static napi_value copy_u16(napi_env env, napi_callback_info info) {
