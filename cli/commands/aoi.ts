@@ -123,7 +123,7 @@ export function registerAoi(program: Command): void {
           process.stdout.write(`discovery queued: ${jobId}\n`);
           return;
         }
-        const summary = (await waitForJob(server, 'discover', jobId)) as { found: number; queued: string[]; failed: { scene: string; message: string }[]; skipped: unknown[]; waiting: unknown[]; rejected: { file: string; message: string }[] };
+        const summary = (await waitForJob(server.queues.discover, jobId)) as { found: number; queued: string[]; failed: { scene: string; message: string }[]; skipped: unknown[]; waiting: unknown[]; rejected: { file: string; message: string }[] };
         const failed: string[] = [...summary.failed.map((f) => `${f.scene}: ${f.message}`), ...summary.rejected.map((r) => `${r.file}: ${r.message}`)];
         let done = 0;
         for (const scanId of summary.queued) {

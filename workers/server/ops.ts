@@ -110,15 +110,23 @@ export async function runDiscoveryNow(server: ServerHandle, aoiId: number): Prom
   return enqueue(server.queues, 'discover', { aoiId, trigger: `manual-${Date.now()}` });
 }
 
-/** Waits for a job to finish; returns its return value, or throws with its failure reason. */
-export async function waitForJob(server: ServerHandle, queue: QueueName, jobId: string, timeoutMs = 600_000): Promise<unknown> {
+/** What waitForJob needs of a queue. */
+export type JobSource = Pick<Queues[QueueName], 'getJob' | 'getJobState'>;
+
+/**
+ * Waits for a job to finish; returns its return value, or throws with its failure reason.
+ *
+ * The state is read before the job: a job read while still active and then seen 'completed'
+ * would carry no return value (a race that once made `aoi run --wait` crash with exit 1).
+ */
+export async function waitForJob(queue: JobSource, jobId: string, timeoutMs = 600_000): Promise<unknown> {
   const started = Date.now();
   for (;;) {
-    const job = await server.queues[queue].getJob(jobId);
-    if (job) {
-      const state = await job.getState();
-      if (state === 'completed') return job.returnvalue;
-      if (state === 'failed' && failedForGood(job)) {
+    const state = await queue.getJobState(jobId);
+    if (state === 'completed' || state === 'failed') {
+      const job = await queue.getJob(jobId);
+      if (job && state === 'completed') return job.returnvalue;
+      if (job && failedForGood(job)) {
         throw new OrewatchError('JOB.FAILED', `${job.name} job ${jobId} failed: ${job.failedReason}`, { kind: 'input' });
       }
     }
