@@ -26,7 +26,7 @@ import { inverseTransform, pixelToCrs } from '../geodata/pair.js';
 import { openScene } from '../geodata/scene-reader.js';
 import { scanWindows } from '../pipeline/scan/stages.js';
 import { HALO_PX, planWindows, readingOrder } from '../pipeline/scan/detect-window.js';
-import { TiffScene } from '../geodata/tiff/tiff-reader.js';
+import { TiffScene, type RawWindow } from '../geodata/tiff/tiff-reader.js';
 import { createDetector } from '../models/registry.js';
 
 const { values: args } = parseArgs({
@@ -208,7 +208,9 @@ if (runs.has('gdal')) {
   const script = `
 import sys, time, rasterio
 from rasterio.windows import Window
-size, win, halo = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+import numpy as np
+size, win, halo, reuse = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == 'reuse'
+out = {}
 t0 = time.perf_counter()
 for path in sys.argv[1:3]:
     with rasterio.open(path) as ds:
@@ -216,30 +218,46 @@ for path in sys.argv[1:3]:
             for col in range(0, size, win):
                 c0, r0 = max(0, col - halo), max(0, row - halo)
                 c1, r1 = min(size, col + win + halo), min(size, row + win + halo)
-                ds.read(window=Window(c0, r0, c1 - c0, r1 - r0))
+                w = Window(c0, r0, c1 - c0, r1 - r0)
+                if reuse:
+                    shape = (ds.count, r1 - r0, c1 - c0)
+                    if shape not in out: out[shape] = np.empty(shape, dtype=ds.dtypes[0])
+                    ds.read(window=w, out=out[shape])
+                else:
+                    ds.read(window=w)
 print(time.perf_counter() - t0)
 `;
-  const seconds = Number(execFileSync('/usr/bin/python3', ['-c', script, cogs.before, cogs.after, String(size), String(windowSize), String(halo)],
-    { env: { ...process.env, GDAL_NUM_THREADS: '1', GDAL_CACHEMAX: '512' } }).toString().trim());
-  console.log(`\nGDAL ${JSON.parse(execFileSync('/usr/bin/python3', ['-c', 'import json, rasterio; print(json.dumps(rasterio.__gdal_version__))']).toString())}, one thread, reading the scan's windows with a ${halo} px halo from both COGs: ${seconds.toFixed(1)} s (${((2 * mpx) / seconds).toFixed(1)} Mpx/s of 7-band pixels)`);
-  // Our reader alone on the same windows, one thread, in the order an embedded scan reads them.
-  const t0 = performance.now();
-  const stats: string[] = [];
-  for (const path of [cogs.before, cogs.after]) {
-    const scene = await TiffScene.open(path);
-    for (const w of readingOrder(planWindows(size, size, windowSize), windowSize)) {
-      const c0 = Math.max(0, w.col - halo), r0 = Math.max(0, w.row - halo);
-      const c1 = Math.min(size, w.col + w.width + halo), r1 = Math.min(size, w.row + w.height + halo);
-      await scene.readWindow({ col: c0, row: r0, width: c1 - c0, height: r1 - r0 }, scene.info.bands.map((_, i) => i));
+  const gdalVersion = JSON.parse(execFileSync('/usr/bin/python3', ['-c', 'import json, rasterio; print(json.dumps(rasterio.__gdal_version__))']).toString()) as string;
+  // Twice: new arrays for every window, then every window into the arrays of the last one of its
+  // size (rasterio's out=, our `into`), as scans now read (readWindowInput's `reuse`).
+  let gdalFresh = 0;
+  for (const mode of ['fresh', 'reuse'] as const) {
+    const seconds = Number(execFileSync('/usr/bin/python3', ['-c', script, cogs.before, cogs.after, String(size), String(windowSize), String(halo), mode],
+      { env: { ...process.env, GDAL_NUM_THREADS: '1', GDAL_CACHEMAX: '512' } }).toString().trim());
+    if (mode === 'fresh') gdalFresh = seconds;
+    console.log(`\nGDAL ${gdalVersion}, one thread, reading the scan's windows with a ${halo} px halo from both COGs, ${mode === 'fresh' ? 'new arrays' : 'arrays reused'}: ${seconds.toFixed(1)} s (${((2 * mpx) / seconds).toFixed(1)} Mpx/s of 7-band pixels)`);
+    // Our reader alone on the same windows, one thread, in the order an embedded scan reads them.
+    const t0 = performance.now();
+    const stats: string[] = [];
+    for (const path of [cogs.before, cogs.after]) {
+      const scene = await TiffScene.open(path);
+      const arrays = new Map<string, RawWindow>();
+      for (const w of readingOrder(planWindows(size, size, windowSize), windowSize)) {
+        const c0 = Math.max(0, w.col - halo), r0 = Math.max(0, w.row - halo);
+        const c1 = Math.min(size, w.col + w.width + halo), r1 = Math.min(size, w.row + w.height + halo);
+        const key = `${c1 - c0}x${r1 - r0}`;
+        const px = await scene.readWindow({ col: c0, row: r0, width: c1 - c0, height: r1 - r0 }, scene.info.bands.map((_, i) => i), null, mode === 'reuse' ? arrays.get(key) : undefined);
+        if (mode === 'reuse') arrays.set(key, px);
+      }
+      const c = scene.cacheStats;
+      stats.push(`${c.decoded} tiles inflated, ${c.hits + c.stripHits} pieces from the cache`);
+      await scene.close();
     }
-    const c = scene.cacheStats;
-    stats.push(`${c.decoded} tiles inflated, ${c.hits + c.stripHits} pieces from the cache`);
-    await scene.close();
+    const ours = (performance.now() - t0) / 1000;
+    console.log(`orewatch's reader, one thread, the same windows in the scan's reading order, ${mode === 'fresh' ? 'new arrays' : 'arrays reused'}: ${ours.toFixed(1)} s (${((2 * mpx) / ours).toFixed(1)} Mpx/s) = ${(ours / seconds).toFixed(2)} × GDAL's time (${stats.join('; ')})`);
   }
-  const ours = (performance.now() - t0) / 1000;
-  console.log(`orewatch's reader, one thread, the same windows in the scan's reading order: ${ours.toFixed(1)} s (${((2 * mpx) / ours).toFixed(1)} Mpx/s) = ${(ours / seconds).toFixed(2)} × GDAL's time (${stats.join('; ')})`);
   for (const [run, read] of Object.entries(readSeconds)) {
-    console.log(`read stage of ${run}: ${read.toFixed(1)} s = ${(read / seconds).toFixed(2)} × GDAL's time`);
+    console.log(`read stage of ${run}: ${read.toFixed(1)} s = ${(read / gdalFresh).toFixed(2)} × GDAL's time with new arrays`);
   }
 }
 

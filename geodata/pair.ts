@@ -13,7 +13,7 @@ import type { Grid, PixelWindow, SceneInfo, WindowPixels } from './types.js';
 /** What the pair needs of a scene: its header and windowed reads. */
 export interface WindowSource {
   info: SceneInfo;
-  readWindow(window: PixelWindow, bands?: string[]): Promise<WindowPixels>;
+  readWindow(window: PixelWindow, bands?: string[], options?: { reuse?: WindowPixels }): Promise<WindowPixels>;
 }
 
 export type Resampling = 'bilinear' | 'nearest';
@@ -105,20 +105,24 @@ function cropGrid(g: Grid, col: number, row: number, width: number, height: numb
   return { width, height, crs: g.crs, transform: [x, g.transform[1], g.transform[2], y, g.transform[4], g.transform[5]] };
 }
 
-/** Reads one window of the pair grid from the earlier scene. */
-export function readBefore(pair: ScenePair, window: PixelWindow, bands: string[]): Promise<WindowPixels> {
-  return pair.before.readWindow({ ...window, col: window.col + pair.beforeOffset.col, row: window.row + pair.beforeOffset.row }, bands)
+/**
+ * Reads one window of the pair grid from the earlier scene. `reuse`: an earlier read's pixels the
+ * caller is done with, refilled when they fit (ReadWindowOptions.reuse).
+ */
+export function readBefore(pair: ScenePair, window: PixelWindow, bands: string[], reuse?: WindowPixels): Promise<WindowPixels> {
+  return pair.before.readWindow({ ...window, col: window.col + pair.beforeOffset.col, row: window.row + pair.beforeOffset.row }, bands, reuse ? { reuse } : {})
     .then((px) => ({ ...px, window }));
 }
 
 /**
  * Reads one window of the pair grid from the later scene, resampling when it is on another grid.
  * `categorical` bands (e.g. SCL) are resampled with nearest neighbour, the others bilinearly.
+ * `reuse` as for readBefore (aligned scenes only; a resampled read always makes new arrays).
  */
-export async function readAfter(pair: ScenePair, window: PixelWindow, bands: string[], categorical: string[] = []): Promise<WindowPixels> {
+export async function readAfter(pair: ScenePair, window: PixelWindow, bands: string[], categorical: string[] = [], reuse?: WindowPixels): Promise<WindowPixels> {
   const mode = pair.afterMode;
   if (mode.kind === 'aligned') {
-    const px = await pair.after.readWindow({ ...window, col: window.col + mode.col, row: window.row + mode.row }, bands);
+    const px = await pair.after.readWindow({ ...window, col: window.col + mode.col, row: window.row + mode.row }, bands, reuse ? { reuse } : {});
     return { ...px, window };
   }
   const { width, height } = window;

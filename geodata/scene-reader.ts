@@ -274,6 +274,16 @@ function releaseWorker(worker: DecodeWorker): void {
 
 
 /**
+ * Stops the decode workers kept idle for the next openScene now, instead of after IDLE_WORKER_MS:
+ * for a process done reading scenes (each idle worker keeps its own heap, tens of MB).
+ */
+export async function stopIdleDecodeWorkers(): Promise<void> {
+  const idle = idleWorkers.splice(0);
+  for (const worker of idle) if (worker.idleTimer) clearTimeout(worker.idleTimer);
+  await Promise.all(idle.map((worker) => worker.terminate().catch(() => undefined)));
+}
+
+/**
  * Opens a GeoTIFF or COG (local path or http(s) URL with range requests) in a decode worker and
  * reads its description. `stac:<URL or path of a STAC Item>` opens a Sentinel-2 L2A item as one
  * scene whose bands are its single-band COG assets (stac-item-scene.ts).

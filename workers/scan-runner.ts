@@ -10,7 +10,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { inputError, OrewatchError } from '../errors/index.js';
 import { loadReferenceLayer } from '../geodata/reference-layers/index.js';
 import type { ReferenceLayer } from '../geodata/reference-layers/types.js';
-import { openScene, type Scene } from '../geodata/scene-reader.js';
+import { openScene, stopIdleDecodeWorkers, type Scene } from '../geodata/scene-reader.js';
 import { createChangeAccumulator } from '../geodata/vectorize.js';
 import type { Detector } from '../models/detector.js';
 import { createPairPlan, detectWindowInput, readingOrder, readWindowInput, samplePair, windowsBounds, type WindowInput } from '../pipeline/scan/detect-window.js';
@@ -150,18 +150,21 @@ export async function runScan(options: ScanOptions, detector: Detector, progress
     let done = 0;
     // The next window is read (in the scenes' decode worker threads) while this one is masked and
     // detected on this thread: `read` is the reads' own time, `read_wait` what the scan waited for them.
-    const read = (index: number): Promise<WindowInput> => {
-      const pending = readWindowInput(plan, windows[index]!, detector);
+    // Two windows' arrays in turn: the next read refills those of the window detected last.
+    const read = (index: number, reuse: WindowInput | null): Promise<WindowInput> => {
+      const pending = readWindowInput(plan, windows[index]!, detector, reuse);
       pending.catch(() => undefined);
       return pending;
     };
-    let next = windows.length > 0 ? read(0) : null;
+    let next = windows.length > 0 ? read(0, null) : null;
+    let detected: WindowInput | null = null;
     for (let index = 0; index < windows.length; index++) {
       const tw = performance.now();
       const input = await next!;
       lap('read_wait', tw);
-      next = index + 1 < windows.length ? read(index + 1) : null;
+      next = index + 1 < windows.length ? read(index + 1, detected) : null;
       const result = await detectWindowInput(plan, input, detector, calibration);
+      detected = input;
       for (const [stage, s] of Object.entries(result.seconds)) seconds[stage] = (seconds[stage] ?? 0) + s;
       const ta = performance.now();
       accumulator.addWindow(result.window, result.mask, result.prob);
@@ -174,6 +177,8 @@ export async function runScan(options: ScanOptions, detector: Detector, progress
     lap('vectorize', t3);
   } finally {
     await Promise.all([prep.before.close(), prep.after.close()]);
+    // Reading is over: the decode workers' heaps would otherwise stay through classify and store.
+    await stopIdleDecodeWorkers();
   }
   const th = performance.now();
   const [beforeSha, afterSha] = await hashes;

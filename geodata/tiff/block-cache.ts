@@ -139,7 +139,6 @@ export class BlockCache {
       cut(piece, 0, 0, w, d, spp, spare()), cut(piece, 0, h - d, w, d, spp, spare()),
       cut(piece, 0, 0, d, h, spp, spare()), cut(piece, w - d, 0, d, h, spp, spare()),
     ];
-    if (pieces.length === 0) return;
     this.strips.delete(block);
     this.strips.set(block, pieces);
     this.stripBytes += pieces.reduce((a, p) => a + p.values.byteLength, 0);

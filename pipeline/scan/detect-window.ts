@@ -69,14 +69,24 @@ interface PairPixels {
   maskClass: Uint8Array;
 }
 
+/**
+ * The read's bands as reflectance, scaled in place: the arrays are this read's own (new, or an
+ * earlier window's handed back through `reuse`), and a copy would double what a window holds.
+ */
 function toReflectance(px: WindowPixels, plan: BandPlan, bands: CanonicalBand[]): Reflectance {
   const out: Reflectance = {};
+  const scaled = new Map<string, Float32Array>();
   for (const b of bands) {
     const name = plan.bands[b]!;
-    const raw = px.bands[name];
+    const done = scaled.get(name);
+    if (done) {
+      out[b] = done;
+      continue;
+    }
+    const arr = px.bands[name];
     const { scale, offset } = plan.scaling[name];
-    const arr = new Float32Array(raw.length);
-    for (let i = 0; i < raw.length; i++) arr[i] = raw[i] * scale + offset;
+    if (scale !== 1 || offset !== 0) for (let i = 0; i < arr.length; i++) arr[i] = arr[i] * scale + offset;
+    scaled.set(name, arr);
     out[b] = arr;
   }
   return out;
@@ -97,21 +107,24 @@ export interface RawPairPixels {
   sclAfter: Float32Array | null;
   /** 1 where both dates have data. */
   valid: Uint8Array;
+  /** The reads these arrays belong to, for a later window's `reuse`. */
+  read: { before: WindowPixels; after: WindowPixels };
 }
 
-async function readRawPair(plan: PairPlan, window: PixelWindow): Promise<RawPairPixels> {
+async function readRawPair(plan: PairPlan, window: PixelWindow, reuse?: RawPairPixels | null): Promise<RawPairPixels> {
   const [bpx, apx] = await Promise.all([
-    readBefore(plan.pair, window, bandNames(plan.before, plan.bands)),
-    readAfter(plan.pair, window, bandNames(plan.after, plan.bands), plan.after.scl ? [plan.after.scl] : []),
+    readBefore(plan.pair, window, bandNames(plan.before, plan.bands), reuse?.read.before),
+    readAfter(plan.pair, window, bandNames(plan.after, plan.bands), plan.after.scl ? [plan.after.scl] : [], reuse?.read.after),
   ]);
   const n = window.width * window.height;
-  const valid = new Uint8Array(n);
+  const valid = reuse && reuse.valid.length === n ? reuse.valid : new Uint8Array(n);
   for (let i = 0; i < n; i++) valid[i] = bpx.valid[i] && apx.valid[i] ? 1 : 0;
   return {
     width: window.width, height: window.height,
     before: toReflectance(bpx, plan.before, plan.bands), after: toReflectance(apx, plan.after, plan.bands),
     sclBefore: plan.before.scl ? bpx.bands[plan.before.scl] : null, sclAfter: plan.after.scl ? apx.bands[plan.after.scl] : null,
     valid,
+    read: { before: bpx, after: apx },
   };
 }
 
@@ -184,12 +197,14 @@ export function windowsBounds(windows: PixelWindow[]): PixelWindow | null {
 
 /**
  * The read stage of one window: both dates with the halo. Separate from the rest so that a scan
- * can read the next window (in the decode worker threads) while this one is detected.
+ * can read the next window (in the decode worker threads) while this one is detected. `reuse`:
+ * an earlier window's input that is done with (masked and detected); its arrays are refilled
+ * when they fit, so a scan holds two windows' pixels in all instead of a new 62 MB a window.
  */
-export async function readWindowInput(plan: PairPlan, window: PixelWindow, detector: Pick<Detector, 'haloPx'>): Promise<WindowInput> {
+export async function readWindowInput(plan: PairPlan, window: PixelWindow, detector: Pick<Detector, 'haloPx'>, reuse?: WindowInput | null): Promise<WindowInput> {
   const t0 = performance.now();
   const outer = outerWindow(plan, window, detector);
-  const raw = await readRawPair(plan, outer);
+  const raw = await readRawPair(plan, outer, reuse?.raw);
   return { window, outer, raw, readSeconds: (performance.now() - t0) / 1000 };
 }
 

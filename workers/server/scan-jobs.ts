@@ -14,7 +14,7 @@ import type { Grid } from '../../geodata/types.js';
 import { createChangeAccumulator } from '../../geodata/vectorize.js';
 import type { Calibration, Detector } from '../../models/detector.js';
 import { detectorForScan } from '../../models/registry.js';
-import { READING_BAND_WINDOWS, createPairPlan, detectWindow, samplePair, windowsBounds, type PairPlan } from '../../pipeline/scan/detect-window.js';
+import { READING_BAND_WINDOWS, createPairPlan, detectWindowInput, readWindowInput, samplePair, windowsBounds, type PairPlan, type WindowInput } from '../../pipeline/scan/detect-window.js';
 import { classifySites, DEFAULT_WINDOW_SIZE, extractSites, scanWindows } from '../../pipeline/scan/stages.js';
 import { decodeWindowResult, encodeWindowResult } from '../../pipeline/scan/window-codec.js';
 import { lockAlerts, saveScan } from '../../pipeline/store/alert-store.js';
@@ -45,6 +45,8 @@ interface OpenPlan {
   plan: PairPlan;
   detector: Detector;
   scenes: Scene[];
+  /** The input of the last window this thread detected, whose arrays the next read refills. */
+  spare: WindowInput | null;
 }
 
 /**
@@ -73,6 +75,14 @@ export class PlanCache {
     return opening;
   }
 
+  /** Closes one scan's scenes (their decode workers and decoded-block caches), if open. */
+  async drop(scanId: string): Promise<void> {
+    const entry = this.entries.get(scanId);
+    if (!entry) return;
+    this.entries.delete(scanId);
+    await entry.then((p) => Promise.all(p.scenes.map((s) => s.close())), () => undefined);
+  }
+
   async clear(): Promise<void> {
     const all = [...this.entries.values()];
     this.entries.clear();
@@ -96,7 +106,7 @@ async function openPlan(scan: ScanRow): Promise<OpenPlan> {
   if (stored?.maskBaseline) plan.maskBaseline = stored.maskBaseline;
   const region = scan.request?.region ?? null;
   if (region) plan.readBounds = windowsBounds(scanWindows(plan.pair.grid, scan.request?.windowSize ?? DEFAULT_WINDOW_SIZE, region)) ?? undefined;
-  return { plan, detector, scenes: [before, after] };
+  return { plan, detector, scenes: [before, after], spare: null };
 }
 
 function rulesOf(scan: ScanRow): RuleSettings {
@@ -122,7 +132,15 @@ export async function calibrateScan(ctx: JobContext, scanId: string): Promise<Re
     const region = scan.request?.region ?? null;
     const windows = scanWindows(plan.pair.grid, windowSize, region);
     if (region) plan.readBounds = windowsBounds(windows) ?? undefined;
-    const calibration = detector.calibrate(await samplePair(plan, region ? { within: windows } : {}));
+    let calibration: Calibration;
+    try {
+      calibration = detector.calibrate(await samplePair(plan, region ? { within: windows } : {}));
+    } finally {
+      // This job runs once per scan, in the scan queue's thread; the windows are read in the
+      // window queue's threads. Kept open here, the pair's decode workers and their block caches
+      // (filled by the sampling) would hold ~200 MB of the worker process for nothing.
+      await ctx.plans.drop(scanId);
+    }
     const stored: StoredPlan = { calibration, maskBaseline: plan.maskBaseline ?? null, grid: plan.pair.grid, windowSize };
     await ctx.db.transaction((tx) => savePlan(tx, scanId, stored as unknown as Record<string, unknown>, windows));
     log('info', 'scan calibrated', { scanId, stage: 'calibrate', durationMs: Math.round(performance.now() - t0), windows: windows.length });
@@ -146,9 +164,15 @@ export async function detectScanWindow(ctx: JobContext, scanId: string, idx: num
   if (!window) throw new OrewatchError('SCAN.NO_WINDOW', `Scan ${scanId} has no window ${idx}`, { kind: 'internal' });
   if (window.status === 'done') return { skipped: 'done' };
   const t0 = performance.now();
-  const { plan, detector } = await ctx.plans.get(scan);
+  const open = await ctx.plans.get(scan);
+  const { plan, detector } = open;
   const stored = scan.plan as unknown as StoredPlan;
-  const result = await detectWindow(plan, window, detector, stored.calibration);
+  // Taken, not shared: a second job of this thread at the same time would read into new arrays.
+  const spare = open.spare;
+  open.spare = null;
+  const input = await readWindowInput(plan, window, detector, spare);
+  const result = await detectWindowInput(plan, input, detector, stored.calibration);
+  open.spare = input;
   const seconds = (performance.now() - t0) / 1000;
   const bytes = encodeWindowResult(window.width, window.height, result.mask, result.prob);
   const progress = await ctx.db.transaction((tx) => completeWindow(tx, scanId, idx, {
