@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { inputError } from '../../errors/index.js';
 import type { Detector } from '../../models/detector.js';
-import { createDetector, DEFAULT_DETECTOR } from '../../models/registry.js';
+import { createDetector, DEFAULT_DETECTOR, embeddedScanThreads } from '../../models/registry.js';
 import { runScan, writeAtomically, type ScanOptions, type ScanOutcome } from '../../workers/scan-runner.js';
 import { readAreaGeometry } from './aoi.js';
 import { serverConfigFromEnv, serverModeRequested } from '../../workers/server/config.js';
@@ -77,7 +77,9 @@ export function registerScan(program: Command): void {
       if (mmu !== undefined && !(mmu > 0)) throw inputError('SCAN.BAD_MMU', `--mmu-ha: expected a positive number of hectares but received "${flags.mmuHa}"`);
       const windowSize = Number(flags.windowSize ?? 512);
       if (!Number.isInteger(windowSize) || windowSize < 64 || windowSize > 8192) throw inputError('SCAN.BAD_WINDOW_SIZE', `--window-size: expected an integer from 64 to 8192 pixels but received "${flags.windowSize}"`);
-      const detector = createDetector(flags.detector, { modelPath: flags.model });
+      const detector = createDetector(flags.detector, {
+        modelPath: flags.model, ...(flags.detector === 'onnx' && !serverModeRequested() ? { threads: embeddedScanThreads() } : {}),
+      });
       const options: ScanOptions = {
         before: flags.before, after: flags.after, permits: flags.permits, closedSites: flags.closedSites,
         protectedAreas: flags.protectedAreas, jurisdictions: flags.jurisdictions, beforeDate: flags.beforeDate,

@@ -99,9 +99,12 @@ export function scanKeyFor(input: {
   beforeKey: string; afterKey: string; beforeDate: string; afterDate: string;
   detector: Record<string, unknown>; rules: RuleSettings; layers: LayerRef[]; region?: Geometry | null;
 }): string {
+  // Intra-op threads change how fast the network runs, not what it says (the full-tile pair gives
+  // the same alerts with 1 and 2), so an embedded scan and a server scan of a pair share a key.
+  const { threads: _threads, ...detector } = input.detector;
   return createHash('sha256').update(JSON.stringify({
     before: input.beforeKey, after: input.afterKey, beforeDate: input.beforeDate, afterDate: input.afterDate,
-    detector: input.detector, rules: input.rules, rulesVersion: RULES_VERSION, layers: input.layers.map((r) => r.sha256).sort(),
+    detector, rules: input.rules, rulesVersion: RULES_VERSION, layers: input.layers.map((r) => r.sha256).sort(),
     ...(input.region ? { region: input.region } : {}),
   })).digest('hex');
 }
