@@ -235,18 +235,20 @@ print(time.perf_counter() - t0)
     const seconds = Number(execFileSync('/usr/bin/python3', ['-c', script, cogs.before, cogs.after, String(size), String(windowSize), String(halo), mode],
       { env: { ...process.env, GDAL_NUM_THREADS: '1', GDAL_CACHEMAX: '512' } }).toString().trim());
     if (mode === 'fresh') gdalFresh = seconds;
-    console.log(`\nGDAL ${gdalVersion}, one thread, reading the scan's windows with a ${halo} px halo from both COGs, ${mode === 'fresh' ? 'new arrays' : 'arrays reused'}: ${seconds.toFixed(1)} s (${((2 * mpx) / seconds).toFixed(1)} Mpx/s of 7-band pixels)`);
+    const arraysLabel = mode === 'fresh' ? 'new arrays' : 'arrays reused';
+    console.log(`\nGDAL ${gdalVersion}, one thread, reading the scan's windows with a ${halo} px halo from both COGs, ${arraysLabel}: ${seconds.toFixed(1)} s (${((2 * mpx) / seconds).toFixed(1)} Mpx/s of 7-band pixels)`);
     // Our reader alone on the same windows, one thread, in the order an embedded scan reads them.
     const t0 = performance.now();
     const stats: string[] = [];
     for (const path of [cogs.before, cogs.after]) {
       const scene = await TiffScene.open(path);
       const arrays = new Map<string, RawWindow>();
+      const bands = scene.info.bands.map((_, i) => i);
       for (const w of readingOrder(planWindows(size, size, windowSize), windowSize)) {
         const c0 = Math.max(0, w.col - halo), r0 = Math.max(0, w.row - halo);
         const c1 = Math.min(size, w.col + w.width + halo), r1 = Math.min(size, w.row + w.height + halo);
         const key = `${c1 - c0}x${r1 - r0}`;
-        const px = await scene.readWindow({ col: c0, row: r0, width: c1 - c0, height: r1 - r0 }, scene.info.bands.map((_, i) => i), null, mode === 'reuse' ? arrays.get(key) : undefined);
+        const px = await scene.readWindow({ col: c0, row: r0, width: c1 - c0, height: r1 - r0 }, bands, null, mode === 'reuse' ? arrays.get(key) : undefined);
         if (mode === 'reuse') arrays.set(key, px);
       }
       const c = scene.cacheStats;
@@ -254,7 +256,7 @@ print(time.perf_counter() - t0)
       await scene.close();
     }
     const ours = (performance.now() - t0) / 1000;
-    console.log(`orewatch's reader, one thread, the same windows in the scan's reading order, ${mode === 'fresh' ? 'new arrays' : 'arrays reused'}: ${ours.toFixed(1)} s (${((2 * mpx) / ours).toFixed(1)} Mpx/s) = ${(ours / seconds).toFixed(2)} × GDAL's time (${stats.join('; ')})`);
+    console.log(`orewatch's reader, one thread, the same windows in the scan's reading order, ${arraysLabel}: ${ours.toFixed(1)} s (${((2 * mpx) / ours).toFixed(1)} Mpx/s) = ${(ours / seconds).toFixed(2)} × GDAL's time (${stats.join('; ')})`);
   }
   for (const [run, read] of Object.entries(readSeconds)) {
     console.log(`read stage of ${run}: ${read.toFixed(1)} s = ${(read / gdalFresh).toFixed(2)} × GDAL's time with new arrays`);

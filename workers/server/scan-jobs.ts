@@ -70,7 +70,7 @@ export class PlanCache {
     while (this.entries.size > this.size) {
       const [oldest, entry] = this.entries.entries().next().value as [string, Promise<OpenPlan>];
       this.entries.delete(oldest);
-      void entry.then((p) => Promise.all(p.scenes.map((s) => s.close())), () => undefined);
+      void closePlan(entry);
     }
     return opening;
   }
@@ -80,14 +80,19 @@ export class PlanCache {
     const entry = this.entries.get(scanId);
     if (!entry) return;
     this.entries.delete(scanId);
-    await entry.then((p) => Promise.all(p.scenes.map((s) => s.close())), () => undefined);
+    await closePlan(entry);
   }
 
   async clear(): Promise<void> {
     const all = [...this.entries.values()];
     this.entries.clear();
-    await Promise.all(all.map((e) => e.then((p) => Promise.all(p.scenes.map((s) => s.close())), () => undefined)));
+    await Promise.all(all.map(closePlan));
   }
+}
+
+/** Closes the scenes of an open (or opening) plan; one that failed to open has none. */
+async function closePlan(entry: Promise<OpenPlan>): Promise<void> {
+  await entry.then((p) => Promise.all(p.scenes.map((s) => s.close())), () => undefined);
 }
 
 async function openPlan(scan: ScanRow): Promise<OpenPlan> {
